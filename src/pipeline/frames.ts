@@ -1,0 +1,70 @@
+/**
+ * Frames: the typed units that flow through a call's pipeline.
+ *
+ * Direction "down" runs caller -> VAD -> turn-taking -> ASR -> dialog -> TTS -> playout -> transport.
+ * Direction "up" carries what a later stage learned back to earlier ones (e.g. the bot started speaking).
+ * An `interruption` is itself a frame: it flows down and every stage cancels its in-flight work on it.
+ *
+ * Audio inside the pipeline is 16-bit signed PCM, mono, 8000 Hz (the telephone rate) unless a frame says
+ * otherwise. `at` is a monotonic time in milliseconds (performance.now()) used for per-hop latency.
+ */
+
+export const PIPELINE_SAMPLE_RATE = 8000;
+
+/** Caller audio, decoded from the wire. `mediaTimestampMs` is the transport's own clock (Twilio's ms since start). */
+export interface CallerAudioFrame { type: 'caller-audio'; samples: Int16Array; mediaTimestampMs: number; at: number }
+export interface DtmfFrame { type: 'dtmf'; digit: string; at: number }
+
+/** VAD: one analysis window's verdict (32 ms at 8 kHz). Turn-taking uses it to judge barge-in. */
+export interface VadActivityFrame { type: 'vad-activity'; speech: boolean; probability: number; windowMs: number; at: number }
+/** VAD: the caller started speaking. `onsetAt` estimates the true onset (before the min-speech wait). */
+export interface SpeechStartFrame { type: 'speech-start'; at: number; onsetAt: number }
+/** VAD: the caller's turn ended after `endSilenceMs` of silence. `audio` is the utterance incl. pre-roll. */
+export interface SpeechEndFrame { type: 'speech-end'; at: number; lastSpeechAt: number; audio: Int16Array; durationMs: number }
+
+/** ASR output. Partials may be revised; a final closes the caller's turn. */
+export interface TranscriptFrame { type: 'transcript'; text: string; isFinal: boolean; at: number; confidence?: number }
+/** ASR could not be used for this turn (no engine, engine failure): the dialog offers the keypad. */
+export interface SpeechUnavailableFrame { type: 'speech-unavailable'; reason: string; at: number }
+
+/** Barge-in: cancel everything the bot is preparing or saying. */
+export interface InterruptionFrame { type: 'interruption'; at: number; reason: 'barge-in' | 'dtmf' | 'dialog' }
+
+/** Dialog -> TTS: something to say. `turnId` ties it to latency records; `cacheable` marks fixed prompts. */
+export interface BotReplyFrame { type: 'bot-reply'; text: string; turnId: number; at: number; cacheable?: boolean }
+
+/** TTS -> playout: one piece of audio for one sentence. */
+export type TtsAudio =
+  | { format: 'pcm16'; sampleRate: number; samples: Int16Array }
+  | { format: 'mulaw8k'; bytes: Uint8Array };
+export interface BotAudioFrame { type: 'bot-audio'; sentenceId: string; audio: TtsAudio; turnId: number; at: number }
+/** TTS -> playout: sentence boundaries, so playout can put a mark after each sentence. */
+export interface BotSentenceStartFrame { type: 'bot-sentence-start'; sentenceId: string; text: string; turnId: number; at: number }
+export interface BotSentenceEndFrame { type: 'bot-sentence-end'; sentenceId: string; turnId: number; at: number }
+
+/** Playout -> transport: wire-level actions (the serializer turns these into Twilio JSON). */
+export interface OutboundMediaFrame { type: 'outbound-media'; mulaw: Uint8Array; at: number }
+export interface OutboundMarkFrame { type: 'outbound-mark'; name: string; at: number }
+export interface OutboundClearFrame { type: 'outbound-clear'; at: number }
+/** Transport -> playout (up): Twilio echoed a mark. */
+export interface MarkEchoFrame { type: 'mark-echo'; name: string; at: number }
+
+/** Playout (up): what the caller is hearing. */
+export interface BotSpeakingFrame { type: 'bot-speaking'; speaking: boolean; at: number }
+/** Playout (up): a sentence finished playing or was cut off; `heardText` is what the caller heard. */
+export interface SentencePlayedFrame {
+  type: 'sentence-played'; sentenceId: string; text: string; heardText: string; truncated: boolean; turnId: number; at: number;
+}
+
+/** Dialog -> session: hang up, or hand the call to a person. */
+export interface EndCallFrame { type: 'end-call'; reason: 'completed' | 'transfer' | 'error'; at: number }
+
+export type Frame =
+  | CallerAudioFrame | DtmfFrame | VadActivityFrame | SpeechStartFrame | SpeechEndFrame | TranscriptFrame | SpeechUnavailableFrame
+  | InterruptionFrame | BotReplyFrame | BotAudioFrame | BotSentenceStartFrame | BotSentenceEndFrame
+  | OutboundMediaFrame | OutboundMarkFrame | OutboundClearFrame | MarkEchoFrame | BotSpeakingFrame
+  | SentencePlayedFrame | EndCallFrame;
+
+export type FrameType = Frame['type'];
+export type FrameOf<T extends FrameType> = Extract<Frame, { type: T }>;
+export type Direction = 'down' | 'up';

@@ -1,0 +1,19 @@
+/**
+ * Voice activity detection plugin interface. A model is loaded once per server and shared; each call gets its
+ * own stream holding that call's recurrent state. Windows are float PCM in [-1, 1] at the stream's rate.
+ */
+
+export interface VadStream {
+  readonly sampleRate: number;
+  /** Samples per window the model takes (Silero: 256 at 8 kHz, 512 at 16 kHz). */
+  readonly windowSamples: number;
+  /** Speech probability of one window; windows must be given in order, one at a time. */
+  probability(window: Float32Array): Promise<number>;
+  reset(): void;
+}
+
+export interface VadModel {
+  readonly name: string;
+  createStream(sampleRate: 8000 | 16000): VadStream;
+  close(): Promise<void>;
+}
