@@ -4,7 +4,12 @@
  */
 
 export type AsrEvent =
-  | { type: 'partial'; text: string; startMs?: number; endMs?: number }
+  /**
+   * `endpoint`: the engine's own endpointer judged the caller's phrase complete (sherpa's trailing-silence
+   * rules). Informational: the pipeline may end the turn early; the one `final` still answers `endUtterance`.
+   * `startMs`/`endMs`: position in the stream's audio since its last `reset`.
+   */
+  | { type: 'partial'; text: string; startMs?: number; endMs?: number; endpoint?: boolean }
   | { type: 'final'; text: string; startMs?: number; endMs?: number; confidence?: number }
   | { type: 'error'; error: Error };
 

@@ -42,8 +42,10 @@ export const ConfigSchema = z.object({
   }).prefault({}),
   bargeIn: z.object({
     enabled: bool.default(true),
-    /** Speech the caller must sustain while the bot talks before the bot yields (coughs, "hmm" stay below). */
-    minSpeechMs: ms.default(224),
+    /** Speech over the bot after which the bot goes quiet at once (clear); it resumes if the sound stops short. */
+    pauseAfterMs: ms.default(160),
+    /** Speech (summed across the gaps between words) that makes the bot yield for good; a "hmm" stays below. */
+    minSpeechMs: ms.default(320),
   }).prefault({}),
   playout: z.object({
     /** How far ahead of real time outbound audio may be sent to Twilio. */
@@ -51,15 +53,113 @@ export const ConfigSchema = z.object({
   }).prefault({}),
   asr: z.object({
     engine: z.enum(['none', 'sherpa', 'openai']).default('none'),
+    /** sherpa: manifest name of the streaming Zipformer (installed by `carevox models pull NAME`). */
+    sherpaModel: z.string().min(1).default('sherpa-onnx-streaming-zipformer-en-2023-06-26'),
+    /** sherpa: model directory; defaults to models.dir/sherpaModel. */
+    sherpaModelDir: z.string().min(1).optional(),
+    /** sherpa: ONNX Runtime intra-op threads of the one shared recognizer. */
+    sherpaNumThreads: z.coerce.number().int().min(1).max(32).default(2),
+    sherpaDecodingMethod: z.enum(['greedy_search', 'modified_beam_search']).default('greedy_search'),
+    /** sherpa endpoint rules (seconds): trailing silence with nothing decoded / after decoded text; max utterance. */
+    sherpaEnableEndpoint: bool.default(true),
+    sherpaRule1MinTrailingSilence: z.coerce.number().min(0).max(60).default(2.4),
+    sherpaRule2MinTrailingSilence: z.coerce.number().min(0).max(60).default(1.2),
+    sherpaRule3MinUtteranceLength: z.coerce.number().min(0).max(600).default(20),
+    /** openai: OpenAI or an OpenAI-compatible server (speaches, faster-whisper servers), e.g. http://10.0.0.5:8000/v1. */
+    openaiBaseUrl: z.string().url().optional(),
+    openaiApiKey: z.string().min(1).optional(),
+    openaiModel: z.string().min(1).default('gpt-4o-mini-transcribe'),
+    /** per-utterance: upload each VAD-cut turn as WAV; realtime: stream audio over the Realtime WebSocket. */
+    openaiMode: z.enum(['per-utterance', 'realtime']).default('per-utterance'),
+    /** realtime: `ga` sends `session.update` (type transcription); `beta` sends `transcription_session.update`. */
+    openaiRealtimeProtocol: z.enum(['ga', 'beta']).default('ga'),
+    openaiLanguage: z.string().min(2).max(8).optional(),
+    openaiTimeoutMs: ms.default(10_000),
+  }).prefault({}),
+  models: z.object({
+    /** Where `carevox models pull` installs models and engines look for them. */
+    dir: z.string().min(1).default('models'),
   }).prefault({}),
   tts: z.object({
     engine: z.enum(['flite', 'sherpa', 'elevenlabs', 'openai']).default('flite'),
     voice: z.string().min(1).default('slt'),
+    /** sherpa: manifest name of the voice (installed by `carevox models pull NAME`). */
+    sherpaModel: z.string().min(1).default('vits-piper-en_US-lessac-medium'),
+    /** sherpa: model directory; defaults to models.dir/sherpaModel. */
+    sherpaModelDir: z.string().min(1).optional(),
+    /** sherpa: piper (VITS + espeak-ng), kokoro, or another sherpa VITS model; taken from the manifest when unset. */
+    sherpaKind: z.enum(['piper', 'kokoro', 'vits']).optional(),
+    sherpaNumThreads: z.coerce.number().int().min(1).max(32).default(1),
+    /** sherpa: speaker of a multi-speaker voice (Kokoro voices, multi-speaker Piper). */
+    sherpaSpeakerId: z.coerce.number().int().min(0).default(0),
+    sherpaSpeed: z.coerce.number().min(0.5).max(2).default(1),
+    elevenlabsApiKey: z.string().min(1).optional(),
+    elevenlabsVoiceId: z.string().min(1).optional(),
+    elevenlabsModelId: z.string().min(1).default('eleven_flash_v2_5'),
+    /** ElevenLabs API origin (data-residency environments, or a test double). */
+    elevenlabsBaseUrl: z.string().url().optional(),
+    /** openai: OpenAI or an OpenAI-compatible speech server (Kokoro-FastAPI, speaches...), e.g. http://10.0.0.5:8880/v1. */
+    openaiBaseUrl: z.string().url().optional(),
+    /** openai: required for api.openai.com; optional for a self-hosted server without auth. */
+    openaiApiKey: z.string().min(1).optional(),
+    openaiModel: z.string().min(1).default('gpt-4o-mini-tts'),
+    openaiVoice: z.string().min(1).default('coral'),
+    /** openai: rate of the server's `pcm` output (OpenAI: 24000). */
+    openaiSampleRate: z.coerce.number().int().min(8000).max(48000).default(24000),
+    /** Cloud engines: longest wait for response headers, and for the next audio bytes once streaming. */
+    requestTimeoutMs: ms.default(5000),
+    stallTimeoutMs: ms.default(3000),
   }).prefault({}),
   dialog: z.object({
-    clinicName: z.string().min(1).default('the clinic'),
+    /** Clinic configuration file (name, hours, providers...); a demo clinic when unset. */
+    clinicFile: z.string().min(1).optional(),
     /** Seconds of caller silence before a reprompt. */
     noInputSeconds: z.coerce.number().min(2).max(60).default(7),
+  }).prefault({}),
+  llm: z.object({
+    /** Model name; the optional LLM dialog layer is on when this is set (rules alone otherwise). */
+    model: z.string().min(1).optional(),
+    /** OpenAI or any OpenAI-compatible server, e.g. http://10.0.0.5:8000/v1. */
+    baseUrl: z.string().url().optional(),
+    apiKey: z.string().min(1).optional(),
+    /** No reply started within this time: the rules answer instead. */
+    firstOutputTimeoutMs: ms.default(2_500),
+  }).prefault({}),
+  store: z.object({
+    /** Embedded PGlite data directory (used when no databaseUrl); also holds the generated encryption key. */
+    dataDir: z.string().min(1).default('./data'),
+    /** PostgreSQL connection string; when set, PostgreSQL replaces the embedded PGlite. */
+    databaseUrl: z.string().min(1).optional(),
+    /** AES-256 key, 32 bytes as base64 or hex. Generated into dataDir on first start when unset (embedded only). */
+    encryptionKey: z.string().min(1).optional(),
+    /** Id stored with each encrypted value so the key can be rotated. */
+    keyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
+    /** Retired keys still able to decrypt: `id:key,id:key`. */
+    previousKeys: z.string().optional(),
+  }).prefault({}),
+  redis: z.object({
+    /** When set, call registry, prefetch cache and EMR result events are shared across nodes through Redis. */
+    url: z.string().min(1).optional(),
+  }).prefault({}),
+  emr: z.object({
+    engine: z.enum(['memory', 'openemr']).default('memory'),
+    /** OpenEMR origin, e.g. https://emr.example.org (the client adds /apis/SITE and /oauth2/SITE). */
+    baseUrl: z.string().url().optional(),
+    site: z.string().regex(/^[A-Za-z0-9_-]+$/).default('default'),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    /** Password grant credentials (a dedicated low-privilege OpenEMR user); otherwise `carevox emr login`. */
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    scopes: z.string().min(1).default('openid offline_access api:oemr user/patient.read user/appointment.read user/appointment.write user/message.write'),
+    requestTimeoutMs: ms.default(5000),
+    /** Only for the local double and development: permits an http:// base URL. */
+    allowInsecureHttp: bool.default(false),
+    /** OpenEMR facility / billing location ids used on bookings, and the staff username messages go to. */
+    /** JSON file mapping clinic provider / appointment type ids to OpenEMR user / category ids. */
+    mappingFile: z.string().min(1).optional(),
+    facilityId: z.string().min(1).default('3'),
+    staffUsername: z.string().min(1).default('admin'),
   }).prefault({}),
 });
 
@@ -81,13 +181,70 @@ export const ENV_KEYS: Record<string, string> = {
   VAD_END_SILENCE_MS: 'vad.endSilenceMs',
   VAD_PRE_ROLL_MS: 'vad.preRollMs',
   BARGE_IN_ENABLED: 'bargeIn.enabled',
+  BARGE_IN_PAUSE_AFTER_MS: 'bargeIn.pauseAfterMs',
   BARGE_IN_MIN_SPEECH_MS: 'bargeIn.minSpeechMs',
   PLAYOUT_LEAD_MS: 'playout.leadMs',
   ASR_ENGINE: 'asr.engine',
+  ASR_SHERPA_MODEL: 'asr.sherpaModel',
+  ASR_MODEL_DIR: 'asr.sherpaModelDir',
+  ASR_NUM_THREADS: 'asr.sherpaNumThreads',
+  ASR_DECODING_METHOD: 'asr.sherpaDecodingMethod',
+  ASR_ENABLE_ENDPOINT: 'asr.sherpaEnableEndpoint',
+  ASR_RULE1_MIN_TRAILING_SILENCE: 'asr.sherpaRule1MinTrailingSilence',
+  ASR_RULE2_MIN_TRAILING_SILENCE: 'asr.sherpaRule2MinTrailingSilence',
+  ASR_RULE3_MIN_UTTERANCE_LENGTH: 'asr.sherpaRule3MinUtteranceLength',
+  ASR_OPENAI_BASE_URL: 'asr.openaiBaseUrl',
+  ASR_OPENAI_API_KEY: 'asr.openaiApiKey',
+  ASR_OPENAI_MODEL: 'asr.openaiModel',
+  ASR_OPENAI_MODE: 'asr.openaiMode',
+  ASR_OPENAI_REALTIME_PROTOCOL: 'asr.openaiRealtimeProtocol',
+  ASR_OPENAI_LANGUAGE: 'asr.openaiLanguage',
+  ASR_OPENAI_TIMEOUT_MS: 'asr.openaiTimeoutMs',
+  MODELS_DIR: 'models.dir',
   TTS_ENGINE: 'tts.engine',
   TTS_VOICE: 'tts.voice',
-  CLINIC_NAME: 'dialog.clinicName',
+  TTS_SHERPA_MODEL: 'tts.sherpaModel',
+  TTS_MODEL_DIR: 'tts.sherpaModelDir',
+  TTS_SHERPA_KIND: 'tts.sherpaKind',
+  TTS_NUM_THREADS: 'tts.sherpaNumThreads',
+  TTS_SPEAKER_ID: 'tts.sherpaSpeakerId',
+  TTS_SPEED: 'tts.sherpaSpeed',
+  ELEVENLABS_API_KEY: 'tts.elevenlabsApiKey',
+  ELEVENLABS_VOICE_ID: 'tts.elevenlabsVoiceId',
+  ELEVENLABS_MODEL_ID: 'tts.elevenlabsModelId',
+  ELEVENLABS_BASE_URL: 'tts.elevenlabsBaseUrl',
+  TTS_OPENAI_BASE_URL: 'tts.openaiBaseUrl',
+  TTS_OPENAI_API_KEY: 'tts.openaiApiKey',
+  TTS_OPENAI_MODEL: 'tts.openaiModel',
+  TTS_OPENAI_VOICE: 'tts.openaiVoice',
+  TTS_OPENAI_SAMPLE_RATE: 'tts.openaiSampleRate',
+  TTS_REQUEST_TIMEOUT_MS: 'tts.requestTimeoutMs',
+  TTS_STALL_TIMEOUT_MS: 'tts.stallTimeoutMs',
+  CLINIC_CONFIG: 'dialog.clinicFile',
   NO_INPUT_SECONDS: 'dialog.noInputSeconds',
+  LLM_MODEL: 'llm.model',
+  LLM_BASE_URL: 'llm.baseUrl',
+  LLM_API_KEY: 'llm.apiKey',
+  LLM_FIRST_OUTPUT_TIMEOUT_MS: 'llm.firstOutputTimeoutMs',
+  DATA_DIR: 'store.dataDir',
+  DATABASE_URL: 'store.databaseUrl',
+  DATA_ENCRYPTION_KEY: 'store.encryptionKey',
+  DATA_ENCRYPTION_KEY_ID: 'store.keyId',
+  DATA_ENCRYPTION_PREVIOUS_KEYS: 'store.previousKeys',
+  REDIS_URL: 'redis.url',
+  EMR_ENGINE: 'emr.engine',
+  OPENEMR_BASE_URL: 'emr.baseUrl',
+  OPENEMR_SITE: 'emr.site',
+  OPENEMR_CLIENT_ID: 'emr.clientId',
+  OPENEMR_CLIENT_SECRET: 'emr.clientSecret',
+  OPENEMR_USERNAME: 'emr.username',
+  OPENEMR_PASSWORD: 'emr.password',
+  OPENEMR_SCOPES: 'emr.scopes',
+  EMR_REQUEST_TIMEOUT_MS: 'emr.requestTimeoutMs',
+  OPENEMR_ALLOW_INSECURE_HTTP: 'emr.allowInsecureHttp',
+  OPENEMR_MAPPING_FILE: 'emr.mappingFile',
+  OPENEMR_FACILITY_ID: 'emr.facilityId',
+  OPENEMR_STAFF_USERNAME: 'emr.staffUsername',
 };
 
 export class ConfigError extends Error {

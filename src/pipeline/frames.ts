@@ -16,7 +16,11 @@ export interface CallerAudioFrame { type: 'caller-audio'; samples: Int16Array; m
 export interface DtmfFrame { type: 'dtmf'; digit: string; at: number }
 
 /** VAD: one analysis window's verdict (32 ms at 8 kHz). Turn-taking uses it to judge barge-in. */
-export interface VadActivityFrame { type: 'vad-activity'; speech: boolean; probability: number; windowMs: number; at: number }
+export interface VadActivityFrame {
+  type: 'vad-activity'; speech: boolean; probability: number; windowMs: number; at: number;
+  /** RMS level of the window in dBFS. Silero's probability lags the end of a sound; the level does not. */
+  levelDb: number;
+}
 /** VAD: the caller started speaking. `onsetAt` estimates the true onset (before the min-speech wait). */
 export interface SpeechStartFrame { type: 'speech-start'; at: number; onsetAt: number }
 /** VAD: the caller's turn ended after `endSilenceMs` of silence. `audio` is the utterance incl. pre-roll. */
@@ -28,7 +32,19 @@ export interface TranscriptFrame { type: 'transcript'; text: string; isFinal: bo
 export interface SpeechUnavailableFrame { type: 'speech-unavailable'; reason: string; at: number }
 
 /** Barge-in: cancel everything the bot is preparing or saying. */
-export interface InterruptionFrame { type: 'interruption'; at: number; reason: 'barge-in' | 'dtmf' | 'dialog' }
+export interface InterruptionFrame {
+  type: 'interruption'; at: number; reason: 'barge-in' | 'dtmf' | 'dialog';
+  /** When the caller's interrupting speech began (barge-in latency is measured from here). */
+  speechOnsetAt?: number;
+}
+
+/**
+ * Tentative barge-in: the caller has spoken over the bot just long enough to matter. Playout silences the bot
+ * at once (clear) but keeps what it has not played; `playout-resume` continues it if the sound proves to be a
+ * backchannel ("hmm"), an `interruption` confirms it. Fast silence without cutting the bot off for noise.
+ */
+export interface PlayoutPauseFrame { type: 'playout-pause'; at: number; speechOnsetAt: number }
+export interface PlayoutResumeFrame { type: 'playout-resume'; at: number }
 
 /** Dialog -> TTS: something to say. `turnId` ties it to latency records; `cacheable` marks fixed prompts. */
 export interface BotReplyFrame { type: 'bot-reply'; text: string; turnId: number; at: number; cacheable?: boolean }
@@ -40,7 +56,11 @@ export type TtsAudio =
 export interface BotAudioFrame { type: 'bot-audio'; sentenceId: string; audio: TtsAudio; turnId: number; at: number }
 /** TTS -> playout: sentence boundaries, so playout can put a mark after each sentence. */
 export interface BotSentenceStartFrame { type: 'bot-sentence-start'; sentenceId: string; text: string; turnId: number; at: number }
-export interface BotSentenceEndFrame { type: 'bot-sentence-end'; sentenceId: string; turnId: number; at: number }
+export interface BotSentenceEndFrame {
+  type: 'bot-sentence-end'; sentenceId: string; turnId: number; at: number;
+  /** The last sentence of its bot-reply (the dialog waits for it before ending the call). */
+  lastInReply?: boolean;
+}
 
 /** Playout -> transport: wire-level actions (the serializer turns these into Twilio JSON). */
 export interface OutboundMediaFrame { type: 'outbound-media'; mulaw: Uint8Array; at: number }
@@ -54,6 +74,7 @@ export interface BotSpeakingFrame { type: 'bot-speaking'; speaking: boolean; at:
 /** Playout (up): a sentence finished playing or was cut off; `heardText` is what the caller heard. */
 export interface SentencePlayedFrame {
   type: 'sentence-played'; sentenceId: string; text: string; heardText: string; truncated: boolean; turnId: number; at: number;
+  lastInReply?: boolean;
 }
 
 /** Dialog -> session: hang up, or hand the call to a person. */
@@ -61,7 +82,7 @@ export interface EndCallFrame { type: 'end-call'; reason: 'completed' | 'transfe
 
 export type Frame =
   | CallerAudioFrame | DtmfFrame | VadActivityFrame | SpeechStartFrame | SpeechEndFrame | TranscriptFrame | SpeechUnavailableFrame
-  | InterruptionFrame | BotReplyFrame | BotAudioFrame | BotSentenceStartFrame | BotSentenceEndFrame
+  | InterruptionFrame | PlayoutPauseFrame | PlayoutResumeFrame | BotReplyFrame | BotAudioFrame | BotSentenceStartFrame | BotSentenceEndFrame
   | OutboundMediaFrame | OutboundMarkFrame | OutboundClearFrame | MarkEchoFrame | BotSpeakingFrame
   | SentencePlayedFrame | EndCallFrame;
 

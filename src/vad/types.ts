@@ -14,6 +14,11 @@ export interface VadStream {
 
 export interface VadModel {
   readonly name: string;
+  /**
+   * How long the model keeps reporting speech after speech stops (its recurrent state decays over a few
+   * windows); the segmenter reports the last speech this much earlier. Absent: 0.
+   */
+  readonly endHangoverMs?: number;
   createStream(sampleRate: 8000 | 16000): VadStream;
   close(): Promise<void>;
 }

@@ -1,0 +1,190 @@
+/**
+ * Dialog stage: feeds caller input (final transcripts, keypad digits, silence) to the call's dialog session
+ * one input at a time, and streams its actions on: `say` becomes a bot-reply frame for TTS; `transfer` and
+ * `hangup` end the call once the caller has heard everything said before them.
+ * An interruption aborts the response in progress (its remaining sentences are never said).
+ */
+import type { Direction, EndCallFrame, Frame } from '../pipeline/frames.js';
+import { Stage } from '../pipeline/pipeline.js';
+import type { DialogInput, DialogSession } from './types.js';
+
+export interface DialogStageOptions {
+  callerNumber?: string;
+  /** Caller silence after the bot finished speaking before a `no-input` reprompt. */
+  noInputMs: number;
+  /** "ASR final -> dialog reply" hop, in ms (from the caller input's arrival to the first reply). */
+  onReplyLatency?(ms: number): void;
+  now?: () => number;
+}
+
+/** Longest wait for a farewell to finish playing before the call is ended anyway. */
+const END_CALL_SAFETY_MS = 20_000;
+
+interface QueuedInput { input: DialogInput; at: number }
+
+export class DialogStage extends Stage {
+  readonly name = 'dialog';
+  private readonly queue: QueuedInput[] = [];
+  private running = false;
+  private current: AbortController | null = null;
+  private nextTurnId = 1;
+  private botSpeaking = false;
+  /** Turn whose reply must finish playing before a pending end-call goes out (null: nothing to wait for). */
+  private awaitingPlayedTurn: number | null = null;
+  private pendingEnd: EndCallFrame | null = null;
+  private endSafetyTimer: NodeJS.Timeout | null = null;
+  private noInputTimer: NodeJS.Timeout | null = null;
+  private heardFinalSinceSpeech = false;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly session: DialogSession, private readonly options: DialogStageOptions) {
+    super();
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Begins the conversation (the greeting). */
+  start(): void {
+    this.enqueue({ type: 'call-start', callerNumber: this.options.callerNumber }, this.now());
+  }
+
+  override process(frame: Frame, direction: Direction): void {
+    if (direction === 'up') {
+      this.onUpstream(frame);
+      return this.pass(frame, direction);
+    }
+    switch (frame.type) {
+      case 'transcript':
+        if (!frame.isFinal) return; // partials stop here; the dialog acts on finals only
+        // A streaming recognizer may answer one turn with a final of its own and then an empty one.
+        if (frame.text.trim() === '' && this.heardFinalSinceSpeech) return;
+        this.heardFinalSinceSpeech = true;
+        return this.enqueue({ type: 'utterance', text: frame.text }, frame.at);
+      case 'dtmf':
+        return this.enqueue({ type: 'dtmf', digit: frame.digit }, frame.at);
+      case 'speech-unavailable':
+        return this.enqueue({ type: 'speech-unavailable', reason: frame.reason }, frame.at);
+      case 'speech-start':
+        this.heardFinalSinceSpeech = false;
+        this.cancelNoInput();
+        return this.pass(frame, direction);
+      case 'speech-end':
+        this.cancelNoInput();
+        return; // the transcript that follows is what the dialog needs
+      case 'interruption':
+        this.current?.abort();
+        this.awaitingPlayedTurn = null;
+        return this.pass(frame, direction);
+      default:
+        return this.pass(frame, direction);
+    }
+  }
+
+  private onUpstream(frame: Frame): void {
+    if (frame.type === 'bot-speaking') {
+      this.botSpeaking = frame.speaking;
+      if (frame.speaking) this.cancelNoInput();
+      else this.onBotQuiet();
+    } else if (frame.type === 'sentence-played') {
+      if (frame.truncated) this.enqueue({ type: 'interrupted', heardText: frame.heardText }, frame.at);
+      else if (frame.lastInReply && frame.turnId === this.awaitingPlayedTurn) {
+        this.awaitingPlayedTurn = null;
+        if (this.pendingEnd && !this.running) this.endCall();
+      }
+    }
+  }
+
+  private onBotQuiet(): void {
+    if (this.pendingEnd && !this.running && this.awaitingPlayedTurn === null) return this.endCall();
+    this.armNoInput();
+  }
+
+  private enqueue(input: DialogInput, at: number): void {
+    // After a transfer/hangup decision only an interruption report may still matter; the call is ending.
+    if (this.closed || this.pendingEnd) return;
+    this.cancelNoInput();
+    this.queue.push({ input, at });
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.queue.length > 0 && !this.closed) {
+      const next = this.queue.shift()!;
+      await this.respond(next);
+    }
+    this.running = false;
+    if (this.pendingEnd) this.endWhenHeard();
+    else this.armNoInput();
+  }
+
+  /** Ends the call once its last reply has played; a safety timer covers a reply that never plays. */
+  private endWhenHeard(): void {
+    if (this.awaitingPlayedTurn === null && !this.botSpeaking) return this.endCall();
+    this.endSafetyTimer ??= setTimeout(() => this.endCall(), END_CALL_SAFETY_MS);
+  }
+
+  private async respond({ input, at }: QueuedInput): Promise<void> {
+    const controller = new AbortController();
+    this.current = controller;
+    const turnId = this.nextTurnId++;
+    let replied = false;
+    try {
+      for await (const action of this.session.respond(input, controller.signal)) {
+        if (controller.signal.aborted || this.closed) break;
+        if (action.type === 'say') {
+          if (!replied && (input.type === 'utterance' || input.type === 'dtmf')) this.options.onReplyLatency?.(this.now() - at);
+          replied = true;
+          this.awaitingPlayedTurn = turnId;
+          this.links.down({ type: 'bot-reply', text: action.text, turnId, at: this.now(), cacheable: action.cacheable });
+        } else {
+          this.pendingEnd = { type: 'end-call', reason: action.type === 'transfer' ? 'transfer' : 'completed', at: this.now() };
+          break;
+        }
+      }
+    } catch (err) {
+      // A failing policy must not leave the caller in silence.
+      this.links.error(err);
+      if (!controller.signal.aborted && !this.closed) {
+        this.links.down({
+          type: 'bot-reply', turnId, at: this.now(), cacheable: true,
+          text: "Sorry, something went wrong on our side. Let me connect you with the front desk.",
+        });
+        this.pendingEnd = { type: 'end-call', reason: 'transfer', at: this.now() };
+      }
+    } finally {
+      if (this.current === controller) this.current = null;
+    }
+  }
+
+  private armNoInput(): void {
+    if (this.closed || this.running || this.botSpeaking || this.pendingEnd || this.queue.length > 0) return;
+    this.cancelNoInput();
+    this.noInputTimer = setTimeout(() => {
+      this.noInputTimer = null;
+      this.enqueue({ type: 'no-input' }, this.now());
+    }, this.options.noInputMs);
+  }
+
+  private cancelNoInput(): void {
+    if (this.noInputTimer) clearTimeout(this.noInputTimer);
+    this.noInputTimer = null;
+  }
+
+  private endCall(): void {
+    const end = this.pendingEnd;
+    if (!end || this.closed) return;
+    this.closed = true;
+    this.cancelNoInput();
+    if (this.endSafetyTimer) clearTimeout(this.endSafetyTimer);
+    this.links.up(end);
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    this.cancelNoInput();
+    if (this.endSafetyTimer) clearTimeout(this.endSafetyTimer);
+    this.current?.abort();
+    this.session.close();
+  }
+}

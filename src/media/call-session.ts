@@ -1,0 +1,215 @@
+/**
+ * One call: owns its pipeline (VAD -> turn-taking -> ASR -> dialog -> TTS -> playout), its per-call engine
+ * streams and its latency record. Transport-agnostic: Twilio's WebSocket (and later SIP/RTP) hand it decoded
+ * events and give it a `CallTransport` to write to. Teardown is idempotent and releases everything.
+ */
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import { AsrStage } from '../asr/stage.js';
+import type { AsrEngine } from '../asr/types.js';
+import { DialogStage } from '../dialog/stage.js';
+import type { DialogPolicy } from '../dialog/types.js';
+import { CallLatencyLog, type Metrics } from '../metrics/index.js';
+import type { Frame } from '../pipeline/frames.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { TurnTakingStage } from '../pipeline/turn-taking.js';
+import type { PhraseCache } from '../tts/phrase-cache.js';
+import { TtsStage } from '../tts/stage.js';
+import type { TtsEngine } from '../tts/types.js';
+import { VadStage } from '../vad/stage.js';
+import type { VadModel } from '../vad/types.js';
+import { muLawDecode } from './codec.js';
+import { PlayoutStage, type RateConverter } from './playout.js';
+import { createResampler, type Resampler } from './resample.js';
+
+/** What a call writes to the wire. */
+export interface CallTransport {
+  sendMedia(mulaw: Uint8Array): void;
+  sendMark(name: string): void;
+  sendClear(): void;
+  /** Ends the media stream; the provider continues the call (Twilio: the TwiML after <Connect>). */
+  endStream(): void;
+}
+
+/** Shared, server-lifetime engines a call draws its streams from. */
+export interface CallEngines {
+  vad: VadModel;
+  asr: AsrEngine;
+  tts: TtsEngine;
+  /** Engine that speaks when `tts` fails (flite), if different. */
+  fallbackTts?: TtsEngine;
+  dialog: DialogPolicy;
+  /** Fixed prompts rendered once per server and served from memory. */
+  phraseCache?: PhraseCache;
+}
+
+export type CallOutcome = 'completed' | 'transfer' | 'caller-hung-up' | 'error';
+
+/** What the bot said, as the caller heard it: an interrupted sentence keeps only the words heard. */
+export interface BotSentenceRecord { turnId: number; text: string; heardText: string; truncated: boolean }
+
+/** A finished call, for the store (issue: EMR/store) and tests. Holds patient-facing text: never log it. */
+export interface CallRecord {
+  callId: string;
+  outcome: CallOutcome;
+  botSentences: BotSentenceRecord[];
+  bargeIns: number;
+  dtmf: number;
+  malformedFrames: number;
+}
+
+export interface CallSessionParams {
+  callId: string;
+  streamId: string;
+  callerNumber?: string;
+  transport: CallTransport;
+  engines: CallEngines;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /** Called once when the call ends, with how it ended and what was said. */
+  onEnded?(record: CallRecord): void;
+}
+
+export class CallSession {
+  private pipeline!: Pipeline;
+  private dialogStage!: DialogStage;
+  private converters: Resampler[] = [];
+  private ended = false;
+  private readonly latency: CallLatencyLog;
+  private readonly log: Logger;
+  private readonly startedAt = performance.now();
+  private counters = { framesIn: 0, framesOut: 0, dtmf: 0, bargeIns: 0, stageErrors: 0, malformedFrames: 0 };
+  private readonly botSentences: BotSentenceRecord[] = [];
+
+  private constructor(private readonly params: CallSessionParams) {
+    this.latency = new CallLatencyLog(params.metrics);
+    this.log = params.logger.child({ callId: params.callId, streamSid: params.streamId });
+  }
+
+  /** Builds the call's pipeline (per-call engine streams, rate converters) and starts the dialog. */
+  static async start(params: CallSessionParams): Promise<CallSession> {
+    const session = new CallSession(params);
+    await session.build();
+    params.metrics.callStarted();
+    session.log.info({ asr: params.engines.asr.name, tts: params.engines.tts.name }, 'call started');
+    session.dialogStage.start();
+    return session;
+  }
+
+  private async build(): Promise<void> {
+    const { config, engines, metrics } = this.params;
+    const rates = new Set<number>();
+    for (const engine of [engines.tts, engines.fallbackTts]) {
+      if (engine?.output.format === 'pcm16' && engine.output.sampleRate !== 8000) rates.add(engine.output.sampleRate);
+    }
+    const convertersByRate = new Map<number, RateConverter>();
+    for (const rate of rates) {
+      const converter = await createResampler(rate, 8000);
+      this.converters.push(converter);
+      convertersByRate.set(rate, converter);
+    }
+    this.dialogStage = new DialogStage(engines.dialog.createSession({ callId: this.params.callId, callerNumber: this.params.callerNumber }), {
+      callerNumber: this.params.callerNumber,
+      noInputMs: config.dialog.noInputSeconds * 1000,
+      onReplyLatency: (ms) => this.latency.hop('dialog', ms),
+    });
+    const stages = [
+      new VadStage({ model: engines.vad, config: config.vad, onDecisionLatency: (ms) => this.latency.hop('vad', ms) }),
+      new TurnTakingStage(config.bargeIn, config.vad.threshold),
+      new AsrStage(engines.asr, { onFinalLatency: (ms) => this.latency.hop('asr', ms) }),
+      this.dialogStage,
+      new TtsStage({
+        engine: engines.tts, fallbackEngine: engines.fallbackTts, phraseCache: engines.phraseCache,
+        onFirstAudio: (_turnId, ms) => this.latency.hop('tts', ms),
+      }),
+      new PlayoutStage({
+        leadMs: config.playout.leadMs,
+        convertersByRate,
+        onFirstFrameLatency: (ms) => this.latency.hop('playout', ms),
+        onBargeInLatency: (ms) => this.latency.bargeIn(ms),
+      }),
+    ];
+    this.pipeline = new Pipeline(stages, {
+      onDownstreamOut: (frame) => this.toWire(frame),
+      onUpstreamOut: (frame) => this.fromPipeline(frame),
+      onStageError: (stage, err) => {
+        this.counters.stageErrors++;
+        metrics.stageError(stage);
+        this.log.warn({ stage, err: describeError(err) }, 'pipeline stage error (call continues)');
+      },
+    });
+  }
+
+  /** Inbound caller audio, G.711 mu-law at 8 kHz. */
+  receiveAudio(mulaw: Uint8Array, mediaTimestampMs: number): void {
+    if (this.ended) return;
+    this.counters.framesIn++;
+    this.pipeline.pushDown({ type: 'caller-audio', samples: muLawDecode(mulaw), mediaTimestampMs, at: performance.now() });
+  }
+
+  receiveDtmf(digit: string): void {
+    if (this.ended) return;
+    this.counters.dtmf++;
+    this.pipeline.pushDown({ type: 'dtmf', digit, at: performance.now() });
+  }
+
+  receiveMarkEcho(name: string): void {
+    if (this.ended) return;
+    this.pipeline.pushUp({ type: 'mark-echo', name, at: performance.now() });
+  }
+
+  private toWire(frame: Frame): void {
+    const { transport } = this.params;
+    switch (frame.type) {
+      case 'outbound-media': this.counters.framesOut++; return transport.sendMedia(frame.mulaw);
+      case 'outbound-mark': return transport.sendMark(frame.name);
+      case 'outbound-clear': return transport.sendClear();
+      case 'interruption':
+        if (frame.reason === 'barge-in') this.counters.bargeIns++;
+        return;
+      default: return; // other control frames end at the wire
+    }
+  }
+
+  /** The transport rejected an inbound frame (counted per call for the summary). */
+  noteMalformedFrame(): void {
+    this.counters.malformedFrames++;
+  }
+
+  private fromPipeline(frame: Frame): void {
+    if (frame.type === 'sentence-played') {
+      this.botSentences.push({ turnId: frame.turnId, text: frame.text, heardText: frame.heardText, truncated: frame.truncated });
+      return;
+    }
+    if (frame.type === 'end-call') {
+      const outcome: CallOutcome = frame.reason === 'transfer' ? 'transfer' : frame.reason === 'error' ? 'error' : 'completed';
+      void this.end(outcome).then(() => this.params.transport.endStream());
+    }
+  }
+
+  /** Ends the call (idempotent): tears the pipeline down and writes the per-call summary line. */
+  async end(outcome: CallOutcome): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    await this.pipeline.close();
+    for (const converter of this.converters) converter.destroy();
+    this.converters = [];
+    this.params.metrics.callEnded();
+    this.log.info({
+      outcome,
+      durationMs: Math.round(performance.now() - this.startedAt),
+      ...this.counters,
+      latency: this.latency.summary(),
+    }, 'call summary');
+    this.params.onEnded?.({
+      callId: this.params.callId, outcome, botSentences: this.botSentences,
+      bargeIns: this.counters.bargeIns, dtmf: this.counters.dtmf, malformedFrames: this.counters.malformedFrames,
+    });
+  }
+}
+
+export function describeError(err: unknown): { name: string; message: string } {
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { name: 'Unknown', message: String(err) };
+}

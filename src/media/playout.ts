@@ -1,0 +1,298 @@
+/**
+ * Playout: turns the bot's audio into 20 ms mu-law frames for the wire, paced so that at most `leadMs` of
+ * audio is ever queued at the far end (an interruption then only has that much to clear), with a mark after
+ * each sentence. Mark echoes tell us what the caller has heard; Twilio also echoes marks it cleared, so the
+ * echo alone does not say whether audio played: we track that ourselves from the pacing clock.
+ *
+ * `playout-pause` silences the caller's line at once (clear) but keeps the unplayed frames; `playout-resume`
+ * sends them again from where the caller stopped hearing. `interruption` drops everything and reports the
+ * sentence being heard as truncated at the words heard.
+ */
+import { muLawEncode, MULAW_SILENCE } from './codec.js';
+import type { Direction, Frame, TtsAudio } from '../pipeline/frames.js';
+import { PIPELINE_SAMPLE_RATE } from '../pipeline/frames.js';
+import { Stage } from '../pipeline/pipeline.js';
+
+export const FRAME_MS = 20;
+export const FRAME_BYTES = (PIPELINE_SAMPLE_RATE / 1000) * FRAME_MS; // 160 mu-law bytes
+
+/** Converts PCM at some rate to the 8 kHz telephone rate; stateful per call. */
+export interface RateConverter {
+  process(samples: Int16Array): Int16Array;
+}
+
+export interface PlayoutOptions {
+  leadMs: number;
+  /** A ready converter for each PCM rate the call's TTS engines produce (8 kHz needs none). */
+  convertersByRate: ReadonlyMap<number, RateConverter>;
+  /** "first TTS audio -> first frame sent" hop, per reply. */
+  onFirstFrameLatency?(ms: number): void;
+  /** Caller speech onset -> clear sent. */
+  onBargeInLatency?(ms: number): void;
+  now?: () => number;
+}
+
+interface SentenceState {
+  id: string;
+  text: string;
+  turnId: number;
+  lastInReply: boolean;
+  /** Audio of this sentence sent and not taken back by a pause, in ms. */
+  sentMs: number;
+  /** Audio received so far, in ms (the sentence's length once complete). */
+  knownMs: number;
+  /** Name of the mark whose echo means "played" (renamed when a pause makes us send it again). */
+  markName: string | null;
+  marksSent: number;
+  state: 'queued' | 'sending' | 'marked' | 'done';
+}
+
+type QueueItem =
+  | { kind: 'audio'; sentence: SentenceState; bytes: Uint8Array }
+  | { kind: 'mark'; sentence: SentenceState };
+
+/** An item on the wire whose caller-side play time has not passed yet. */
+interface InFlight { item: QueueItem; playAt: number }
+
+export class PlayoutStage extends Stage {
+  readonly name = 'playout';
+  private readonly queue: QueueItem[] = [];
+  private inFlight: InFlight[] = [];
+  private readonly sentences = new Map<string, SentenceState>();
+  /** Estimated caller-side time at which everything sent so far will have played. */
+  private playedUntil = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private speaking = false;
+  private paused = false;
+  /** Partial frame carried to the next chunk of the same sentence. */
+  private carry: { sentence: SentenceState; bytes: Uint8Array } | null = null;
+  /** Arrival of each reply's first TTS audio, until its first frame goes out (then the turn is measured). */
+  private readonly firstAudioAt = new Map<number, number>();
+  private readonly measuredTurns = new Set<number>();
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(private readonly options: PlayoutOptions) {
+    super();
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  override process(frame: Frame, direction: Direction): void {
+    if (direction === 'up') {
+      if (frame.type === 'mark-echo') return this.onMarkEcho(frame.name, frame.at);
+      return this.pass(frame, direction);
+    }
+    switch (frame.type) {
+      case 'bot-sentence-start':
+        this.sentences.set(frame.sentenceId, {
+          id: frame.sentenceId, text: frame.text, turnId: frame.turnId, lastInReply: false,
+          sentMs: 0, knownMs: 0, markName: null, marksSent: 0, state: 'queued',
+        });
+        return;
+      case 'bot-audio': {
+        const sentence = this.sentences.get(frame.sentenceId);
+        if (!sentence || sentence.state === 'done') return; // audio of a dropped sentence
+        if (!this.measuredTurns.has(frame.turnId) && !this.firstAudioAt.has(frame.turnId)) {
+          this.firstAudioAt.set(frame.turnId, frame.at);
+        }
+        this.enqueueAudio(sentence, this.toMuLaw(frame.audio));
+        return this.pump();
+      }
+      case 'bot-sentence-end': {
+        const sentence = this.sentences.get(frame.sentenceId);
+        if (!sentence || sentence.state === 'done') return;
+        sentence.lastInReply = frame.lastInReply ?? false;
+        this.flushCarry(sentence);
+        this.queue.push({ kind: 'mark', sentence });
+        return this.pump();
+      }
+      case 'playout-pause':
+        this.pause(frame.speechOnsetAt);
+        return;
+      case 'playout-resume':
+        this.paused = false;
+        this.pump();
+        return;
+      case 'interruption':
+        this.interrupt(frame.speechOnsetAt);
+        return this.pass(frame, direction);
+      default:
+        return this.pass(frame, direction);
+    }
+  }
+
+  private toMuLaw(audio: TtsAudio): Uint8Array {
+    if (audio.format === 'mulaw8k') return audio.bytes;
+    let pcm = audio.samples;
+    if (audio.sampleRate !== PIPELINE_SAMPLE_RATE) {
+      const converter = this.options.convertersByRate.get(audio.sampleRate);
+      if (!converter) throw new Error(`playout: no rate converter for ${audio.sampleRate} Hz audio`);
+      pcm = converter.process(pcm);
+    }
+    return muLawEncode(pcm);
+  }
+
+  /** Cuts audio into whole 20 ms frames; a remainder waits for the sentence's next chunk. */
+  private enqueueAudio(sentence: SentenceState, bytes: Uint8Array): void {
+    let data = bytes;
+    if (this.carry && this.carry.sentence === sentence) {
+      const joined = new Uint8Array(this.carry.bytes.length + bytes.length);
+      joined.set(this.carry.bytes);
+      joined.set(bytes, this.carry.bytes.length);
+      data = joined;
+      this.carry = null;
+    } else if (this.carry) {
+      this.flushCarry(this.carry.sentence);
+    }
+    let offset = 0;
+    for (; offset + FRAME_BYTES <= data.length; offset += FRAME_BYTES) {
+      this.queue.push({ kind: 'audio', sentence, bytes: data.subarray(offset, offset + FRAME_BYTES) });
+      sentence.knownMs += FRAME_MS;
+    }
+    if (offset < data.length) this.carry = { sentence, bytes: data.slice(offset) };
+  }
+
+  /** Pads a sentence's last partial frame with silence so every frame on the wire is 20 ms. */
+  private flushCarry(sentence: SentenceState): void {
+    if (!this.carry || this.carry.sentence !== sentence) return;
+    const frame = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+    frame.set(this.carry.bytes);
+    this.queue.push({ kind: 'audio', sentence, bytes: frame });
+    sentence.knownMs += FRAME_MS;
+    this.carry = null;
+  }
+
+  /** Sends as much as the lead allows, then sleeps until a frame's worth of room opens up. */
+  private pump(): void {
+    if (this.closed || this.paused) return;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    const now = this.now();
+    if (this.playedUntil < now) this.playedUntil = now; // underrun: the caller heard silence meanwhile
+    this.forgetPlayed(now);
+    while (this.queue.length > 0 && this.playedUntil - now < this.options.leadMs) {
+      const item = this.queue.shift()!;
+      this.inFlight.push({ item, playAt: this.playedUntil });
+      const { sentence } = item;
+      if (item.kind === 'mark') {
+        sentence.state = 'marked';
+        sentence.markName = sentence.marksSent++ === 0 ? sentence.id : `${sentence.id}~${sentence.marksSent}`;
+        this.links.down({ type: 'outbound-mark', name: sentence.markName, at: now });
+        continue;
+      }
+      if (sentence.state === 'queued') {
+        sentence.state = 'sending';
+        this.measureFirstFrame(sentence.turnId, now);
+      }
+      if (!this.speaking) this.setSpeaking(true, now);
+      this.links.down({ type: 'outbound-media', mulaw: item.bytes, at: now });
+      sentence.sentMs += FRAME_MS;
+      this.playedUntil += FRAME_MS;
+    }
+    if (this.queue.length > 0) {
+      const wait = Math.max(1, this.playedUntil - this.options.leadMs - now + 1);
+      this.timer = setTimeout(() => this.pump(), wait);
+    }
+  }
+
+  private measureFirstFrame(turnId: number, now: number): void {
+    const firstAudio = this.firstAudioAt.get(turnId);
+    if (firstAudio === undefined) return;
+    this.options.onFirstFrameLatency?.(now - firstAudio);
+    this.firstAudioAt.delete(turnId);
+    this.measuredTurns.add(turnId);
+  }
+
+  /** Drops in-flight items the caller has already heard (a frame counts once it has started playing). */
+  private forgetPlayed(now: number): void {
+    let played = 0;
+    while (played < this.inFlight.length && this.inFlight[played]!.playAt < now) played++;
+    if (played > 0) this.inFlight = this.inFlight.slice(played);
+  }
+
+  /**
+   * Empties the far end's buffer and takes back what the caller has not heard: those frames (and marks) go
+   * back to the front of the queue, so a resume replays them and an interruption knows what was heard.
+   */
+  private silenceLine(now: number): boolean {
+    const audible = this.speaking && (this.inFlight.length > 0 || this.playedUntil > now);
+    this.forgetPlayed(now);
+    const unplayed = this.inFlight;
+    this.inFlight = [];
+    for (const { item } of unplayed) {
+      if (item.kind === 'audio') item.sentence.sentMs -= FRAME_MS;
+      else if (item.sentence.state === 'marked') item.sentence.state = 'sending'; // its echo will be stale
+    }
+    this.queue.unshift(...unplayed.map((f) => f.item));
+    this.playedUntil = now;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (audible) this.links.down({ type: 'outbound-clear', at: now });
+    return audible;
+  }
+
+  private pause(speechOnsetAt: number): void {
+    if (this.paused || !this.speaking) return;
+    const now = this.now();
+    this.paused = true;
+    if (this.silenceLine(now)) this.options.onBargeInLatency?.(now - speechOnsetAt);
+  }
+
+  private interrupt(speechOnsetAt: number | undefined): void {
+    const now = this.now();
+    const wasPaused = this.paused;
+    this.paused = false;
+    const cleared = wasPaused ? false : this.silenceLine(now);
+    if (cleared && speechOnsetAt !== undefined) this.options.onBargeInLatency?.(now - speechOnsetAt);
+    // The sentence being heard: the earliest one with audio the caller heard and no echo yet.
+    const started = [...this.sentences.values()].filter((s) => s.sentMs > 0);
+    const heard = started.find((s) => s.state === 'sending') ?? started.find((s) => s.state === 'marked');
+    for (const s of this.sentences.values()) s.state = 'done';
+    this.sentences.clear();
+    this.queue.length = 0;
+    this.inFlight = [];
+    this.carry = null;
+    this.firstAudioAt.clear();
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (heard) {
+      this.links.up({
+        type: 'sentence-played', sentenceId: heard.id, text: heard.text,
+        heardText: truncateText(heard.text, heard.sentMs / Math.max(heard.knownMs, FRAME_MS)),
+        truncated: true, turnId: heard.turnId, lastInReply: heard.lastInReply, at: now,
+      });
+    }
+    this.setSpeaking(false, now);
+  }
+
+  private onMarkEcho(name: string, at: number): void {
+    const sentence = this.sentences.get(name.split('~')[0]!);
+    // Unknown, dropped by an interruption, or a mark a pause took back (its echo is not "played").
+    if (!sentence || sentence.state !== 'marked' || sentence.markName !== name) return;
+    sentence.state = 'done';
+    this.sentences.delete(sentence.id);
+    this.links.up({
+      type: 'sentence-played', sentenceId: sentence.id, text: sentence.text, heardText: sentence.text,
+      truncated: false, turnId: sentence.turnId, lastInReply: sentence.lastInReply, at,
+    });
+    const stillPlaying = this.queue.length > 0 || this.carry !== null
+      || [...this.sentences.values()].some((s) => s.state === 'sending' || s.state === 'marked');
+    if (!stillPlaying) this.setSpeaking(false, at);
+  }
+
+  private setSpeaking(speaking: boolean, at: number): void {
+    if (this.speaking === speaking) return;
+    this.speaking = speaking;
+    this.links.up({ type: 'bot-speaking', speaking, at });
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** The words of `text` a caller heard after `fraction` of its audio (speech is roughly uniform in words). */
+export function truncateText(text: string, fraction: number): string {
+  const words = text.split(/\s+/).filter(Boolean);
+  const count = Math.round(words.length * Math.min(Math.max(fraction, 0), 1));
+  return words.slice(0, count).join(' ');
+}

@@ -1,0 +1,140 @@
+/**
+ * The Twilio Media Streams transport: one WebSocket = one call. It parses wire messages (protocol.ts),
+ * authenticates the stream at `start` with the per-call token, and hands decoded events to a CallSession;
+ * the session's output goes back through the serializers. Malformed or unexpected frames are counted and
+ * logged (without payloads) and never end the call.
+ */
+import type { WebSocket } from 'ws';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/index.js';
+import { CallSession, describeError, type CallSessionParams } from '../call-session.js';
+import type { CallRegistry } from '../call-registry.js';
+import { verifyCallToken } from './call-token.js';
+import {
+  parseTwilioMessage, serializeClear, serializeMark, serializeMedia, TwilioProtocolError, validateMediaFormat,
+  type TwilioInbound, type TwilioStartEvent,
+} from './protocol.js';
+
+/** WebSocket close codes sent to Twilio when a stream is refused. */
+export const CLOSE_POLICY_VIOLATION = 1008;
+export const CLOSE_UNSUPPORTED_DATA = 1003;
+/** Media frames buffered while the call's pipeline is being built (about 2 s of audio). */
+const MAX_EARLY_FRAMES = 100;
+/** Per call, malformed frames beyond this are still counted but no longer logged one by one. */
+const MAX_LOGGED_MALFORMED = 20;
+
+export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'streamId' | 'callerNumber' | 'transport' | 'onEnded' | 'logger'> {
+  logger: Logger;
+  metrics: Metrics;
+  registry: CallRegistry;
+}
+
+export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): void {
+  let log = deps.logger.child({ transport: 'twilio' });
+  let streamSid: string | null = null;
+  let callSid: string | null = null;
+  let session: CallSession | null = null;
+  let starting = false;
+  let closed = false;
+  let malformed = 0;
+  const early: TwilioInbound[] = [];
+
+  const reject = (reason: string, closeCode: number) => {
+    deps.metrics.malformedFrame(reason);
+    log.warn({ reason }, `stream refused: ${reason}`);
+    socket.close(closeCode, reason.slice(0, 120));
+  };
+
+  const countMalformed = (code: string, detail: string) => {
+    malformed++;
+    session?.noteMalformedFrame();
+    deps.metrics.malformedFrame(code);
+    if (malformed <= MAX_LOGGED_MALFORMED) log.warn({ code, malformed }, `ignored frame: ${detail}`);
+  };
+
+  const route = (message: TwilioInbound) => {
+    if (!session) return;
+    switch (message.event) {
+      case 'media': return session.receiveAudio(message.payload, message.timestampMs);
+      case 'dtmf': return session.receiveDtmf(message.digit);
+      case 'mark': return session.receiveMarkEcho(message.name);
+      case 'stop': return void finish('caller-hung-up');
+      default: return countMalformed('unexpected-event', `unexpected ${message.event} during the call`);
+    }
+  };
+
+  const finish = async (outcome: 'caller-hung-up' | 'error') => {
+    if (session) await session.end(outcome);
+    if (socket.readyState === socket.OPEN) socket.close(1000);
+  };
+
+  const start = async (message: TwilioStartEvent) => {
+    const formatProblem = validateMediaFormat(message);
+    if (formatProblem) return reject(`unsupported media format: ${formatProblem}`, CLOSE_UNSUPPORTED_DATA);
+    const verdict = verifyCallToken(deps.config.twilio.callTokenSecret, message.customParameters.token ?? '', message.callSid);
+    if (!verdict.ok) return reject(`invalid stream token (${verdict.reason})`, CLOSE_POLICY_VIOLATION);
+    streamSid = message.streamSid;
+    callSid = message.callSid;
+    log = log.child({ callId: callSid, streamSid });
+    starting = true;
+    const sid = callSid;
+    try {
+      session = await CallSession.start({
+        ...deps,
+        callId: sid,
+        streamId: message.streamSid,
+        callerNumber: message.customParameters.from || undefined,
+        transport: {
+          sendMedia: (mulaw) => send(serializeMedia(message.streamSid, mulaw)),
+          sendMark: (name) => send(serializeMark(message.streamSid, name)),
+          sendClear: () => send(serializeClear(message.streamSid)),
+          endStream: () => { if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended'); },
+        },
+        onEnded: (record) => deps.registry.ended(record),
+      });
+    } catch (err) {
+      starting = false;
+      log.error({ err: describeError(err) }, 'could not start the call pipeline');
+      socket.close(1011, 'internal error');
+      return;
+    }
+    starting = false;
+    deps.registry.add(sid, session);
+    if (closed) return void session.end('caller-hung-up');
+    for (const queued of early.splice(0)) route(queued);
+  };
+
+  const send = (text: string) => {
+    if (socket.readyState === socket.OPEN) socket.send(text);
+  };
+
+  socket.on('message', (data, isBinary) => {
+    let message: TwilioInbound;
+    try {
+      message = parseTwilioMessage(data as Buffer, isBinary);
+    } catch (err) {
+      if (err instanceof TwilioProtocolError) return countMalformed(err.code, err.message);
+      return countMalformed('parse-failure', describeError(err).message);
+    }
+    if (message.event === 'connected') return;
+    if (message.event === 'start') {
+      if (streamSid || starting) return countMalformed('duplicate-start', 'a second start on one stream');
+      return void start(message);
+    }
+    if (!streamSid) return countMalformed('before-start', `${message.event} before start`);
+    if (message.streamSid !== streamSid) return countMalformed('wrong-stream', 'streamSid does not match this stream');
+    if (starting) {
+      if (early.length < MAX_EARLY_FRAMES || message.event !== 'media') early.push(message);
+      return;
+    }
+    route(message);
+  });
+
+  socket.on('close', () => {
+    closed = true;
+    if (session) void session.end('caller-hung-up');
+  });
+  socket.on('error', (err) => {
+    log.warn({ err: describeError(err) }, 'websocket error');
+  });
+}

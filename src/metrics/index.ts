@@ -1,0 +1,110 @@
+/**
+ * Latency and health metrics. One registry per server instance (no prom-client default registry), exposed
+ * at GET /metrics. Hops are measured with a monotonic clock (performance.now()) by the stages themselves.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The hops of one caller turn, in pipeline order. */
+export const HOPS = ['vad', 'asr', 'dialog', 'tts', 'playout'] as const;
+export type Hop = (typeof HOPS)[number];
+
+export const HOP_DESCRIPTIONS: Record<Hop, string> = {
+  vad: 'frame in -> VAD decision',
+  asr: 'end of speech -> ASR final',
+  dialog: 'ASR final -> dialog reply',
+  tts: 'reply -> first TTS audio',
+  playout: 'first TTS audio -> first frame sent',
+};
+
+const VAD_RESERVOIR_SIZE = 512;
+const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 250, 400, 600, 1000, 2000, 5000];
+
+export interface Metrics {
+  readonly registry: Registry;
+  observeHop(hop: Hop, ms: number): void;
+  observeBargeIn(ms: number): void;
+  callStarted(): void;
+  callEnded(): void;
+  malformedFrame(reason: string): void;
+  stageError(stage: string): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const hopLatency = new Histogram({
+    name: 'carevox_hop_latency_ms',
+    help: `Per-hop latency in ms (${HOPS.map((h) => `${h}: ${HOP_DESCRIPTIONS[h]}`).join('; ')})`,
+    labelNames: ['hop'],
+    buckets: LATENCY_BUCKETS_MS,
+    registers: [registry],
+  });
+  const bargeIn = new Histogram({
+    name: 'carevox_barge_in_latency_ms',
+    help: 'Caller speech onset -> clear sent, in ms',
+    buckets: LATENCY_BUCKETS_MS,
+    registers: [registry],
+  });
+  const activeCalls = new Gauge({ name: 'carevox_active_calls', help: 'Calls in progress', registers: [registry] });
+  const callsTotal = new Counter({ name: 'carevox_calls_total', help: 'Calls started', registers: [registry] });
+  const malformed = new Counter({
+    name: 'carevox_malformed_frames_total', help: 'Inbound frames rejected as malformed or unexpected',
+    labelNames: ['reason'], registers: [registry],
+  });
+  const stageErrors = new Counter({
+    name: 'carevox_stage_errors_total', help: 'Errors inside pipeline stages (the call continued)',
+    labelNames: ['stage'], registers: [registry],
+  });
+  return {
+    registry,
+    observeHop: (hop, ms) => hopLatency.observe({ hop }, ms),
+    observeBargeIn: (ms) => bargeIn.observe(ms),
+    callStarted: () => { activeCalls.inc(); callsTotal.inc(); },
+    callEnded: () => activeCalls.dec(),
+    malformedFrame: (reason) => malformed.inc({ reason }),
+    stageError: (stage) => stageErrors.inc({ stage }),
+  };
+}
+
+/** Per-call record of hop samples, summarised in the call's closing log line. */
+export class CallLatencyLog {
+  readonly samples: Record<Hop, number[]> = { vad: [], asr: [], dialog: [], tts: [], playout: [] };
+  readonly bargeIns: number[] = [];
+  /** VAD runs every 32 ms: a fixed-size uniform reservoir keeps the per-call log line small for long calls. */
+  private readonly vadReservoir: number[] = [];
+  private vadCount = 0;
+  private vadMax = 0;
+
+  constructor(private readonly metrics: Metrics) {}
+
+  hop(hop: Hop, ms: number): void {
+    this.metrics.observeHop(hop, ms);
+    if (hop === 'vad') {
+      this.vadCount++;
+      this.vadMax = Math.max(this.vadMax, ms);
+      if (this.vadReservoir.length < VAD_RESERVOIR_SIZE) this.vadReservoir.push(round(ms));
+      else {
+        const slot = Math.floor(Math.random() * this.vadCount);
+        if (slot < VAD_RESERVOIR_SIZE) this.vadReservoir[slot] = round(ms);
+      }
+      return;
+    }
+    this.samples[hop].push(round(ms));
+  }
+
+  bargeIn(ms: number): void {
+    this.metrics.observeBargeIn(ms);
+    this.bargeIns.push(round(ms));
+  }
+
+  summary(): Record<string, unknown> {
+    return {
+      vad: { windows: this.vadCount, maxMs: round(this.vadMax), sampleMs: this.vadReservoir },
+      asrMs: this.samples.asr, dialogMs: this.samples.dialog, ttsMs: this.samples.tts, playoutMs: this.samples.playout,
+      bargeInMs: this.bargeIns,
+    };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,49 @@
+/**
+ * Starts a real carevox server (real fastify, WebSocket, VAD, TTS, dialog) on 127.0.0.1:0 for a test,
+ * with its log lines captured in memory so tests can check what was (and was not) logged.
+ */
+import { Writable } from 'node:stream';
+import { loadConfig, type ConfigInput } from '../../src/config/index.js';
+import { createLogger } from '../../src/log.js';
+import { buildServer, type CarevoxServer } from '../../src/server.js';
+import { createServices, type ServiceOverrides, type Services } from '../../src/services.js';
+
+export interface TestServer {
+  baseUrl: string;
+  server: CarevoxServer;
+  services: Services;
+  /** Parsed log lines written so far. */
+  logs: Record<string, unknown>[];
+  /** The raw log text (for "this never appears in logs" checks). */
+  rawLogs(): string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(config: ConfigInput = {}, overrides: ServiceOverrides = {}): Promise<TestServer> {
+  const raw: string[] = [];
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      const text = chunk.toString();
+      raw.push(text);
+      for (const line of text.split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const cfg = loadConfig({}, { ...config, server: { host: '127.0.0.1', port: 0, ...config.server }, log: { level: 'info', ...config.log } });
+  const logger = createLogger(cfg.log.level, sink);
+  const services = await createServices(cfg, logger, overrides);
+  const server = await buildServer({ config: cfg, logger, ...services });
+  await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = server.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('server has no TCP address');
+  return {
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    server, services, logs,
+    rawLogs: () => raw.join(''),
+    close: async () => {
+      await server.app.close();
+      await services.close();
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * TRANSCRIPT DOUBLE at the ASR boundary — not speech recognition.
+ *
+ * No ASR that handles 8 kHz telephone speech runs on the development/CI machines (see
+ * shared notes speech-models.md), so pipeline tests key transcripts on their own audio: each entry pairs the
+ * audio a test plays as the caller with the transcript it stands for. The double recognises an utterance by
+ * finding an exact run of its samples inside an entry's audio as the caller's phone line delivers it, i.e.
+ * after the mu-law round trip (muLawDecode(muLawEncode(audio))). Everything around it (audio, VAD, timing,
+ * barge-in) stays real; only "which words were these samples" is looked up.
+ *
+ * Behaviour: while audio streams, a partial with the entry's words so far (in proportion to how far into the
+ * entry the audio has got); on endUtterance, the matched entry's transcript as the final, or "" when the
+ * utterance matches no entry (e.g. noise).
+ */
+import { muLawDecode, muLawEncode } from '../../src/media/codec.js';
+import type { AsrEngine, AsrEvent, AsrStream } from '../../src/asr/types.js';
+
+export interface TranscriptDoubleEntry { audio: Int16Array; transcript: string }
+
+/** Samples compared for a match (20 ms at 8 kHz). */
+const WINDOW = 160;
+/** A window quieter than this (peak) is silence or line noise: it could match any entry (fixtures share their
+ * seeded noise), so only windows with speech in them are compared. */
+const MIN_PEAK = 2500;
+/** How often partials are attempted while audio streams (samples). */
+const PARTIAL_EVERY = 1600;
+
+interface Reference { samples: Int16Array; words: string[]; transcript: string }
+
+export interface TranscriptDouble extends AsrEngine {
+  /** Which entry (index) an utterance matches, and where in it; null if none. For the double's own tests. */
+  identify(utterance: Int16Array): { entry: number; offset: number; windowAt: number } | null;
+}
+
+export function createTranscriptDouble(entries: TranscriptDoubleEntry[]): TranscriptDouble {
+  const references: Reference[] = entries.map((entry) => ({
+    samples: muLawDecode(muLawEncode(entry.audio)),
+    words: entry.transcript.split(/\s+/).filter(Boolean),
+    transcript: entry.transcript,
+  }));
+
+  function identify(utterance: Int16Array) {
+    for (const windowAt of candidateWindows(utterance)) {
+      const window = utterance.subarray(windowAt, windowAt + WINDOW);
+      for (let entry = 0; entry < references.length; entry++) {
+        const offset = indexOfRun(references[entry]!.samples, window);
+        if (offset >= 0) return { entry, offset, windowAt };
+      }
+    }
+    return null;
+  }
+
+  return {
+    name: 'transcript-double',
+    available: true,
+    identify,
+    createStream(sink: (event: AsrEvent) => void): AsrStream {
+      let heard: Int16Array[] = [];
+      let heardLength = 0;
+      let sinceAttempt = 0;
+      let lastPartial = '';
+      let generation = 0;
+      let closed = false;
+      const joined = () => {
+        const out = new Int16Array(heardLength);
+        let at = 0;
+        for (const chunk of heard) { out.set(chunk, at); at += chunk.length; }
+        return out;
+      };
+      return {
+        pushAudio(samples) {
+          if (closed) return;
+          heard.push(samples.slice());
+          heardLength += samples.length;
+          sinceAttempt += samples.length;
+          if (sinceAttempt < PARTIAL_EVERY) return;
+          sinceAttempt = 0;
+          // Latest loud window of what was heard: how far into which entry the caller has got.
+          const all = joined();
+          const tail = all.subarray(Math.max(0, all.length - PARTIAL_EVERY));
+          const match = identifyLatest(tail);
+          if (!match) return;
+          const ref = references[match.entry]!;
+          const fraction = Math.min(1, (match.offset + WINDOW) / ref.samples.length);
+          const text = ref.words.slice(0, Math.max(1, Math.floor(ref.words.length * fraction))).join(' ');
+          if (text !== lastPartial) {
+            lastPartial = text;
+            sink({ type: 'partial', text });
+          }
+        },
+        endUtterance(utterance) {
+          if (closed) return;
+          const audio = utterance.length > 0 ? utterance : joined();
+          const turn = generation;
+          const match = identify(audio);
+          heard = []; heardLength = 0; sinceAttempt = 0; lastPartial = '';
+          queueMicrotask(() => {
+            if (closed || turn !== generation) return;
+            sink({ type: 'final', text: match ? references[match.entry]!.transcript : '' });
+          });
+        },
+        reset() {
+          generation++;
+          heard = []; heardLength = 0; sinceAttempt = 0; lastPartial = '';
+        },
+        close() { closed = true; },
+      };
+    },
+    async close() {},
+  };
+
+  function identifyLatest(audio: Int16Array) {
+    const windows = candidateWindows(audio).sort((a, b) => b - a);
+    for (const windowAt of windows) {
+      const window = audio.subarray(windowAt, windowAt + WINDOW);
+      for (let entry = 0; entry < references.length; entry++) {
+        const offset = indexOfRun(references[entry]!.samples, window);
+        if (offset >= 0) return { entry, offset };
+      }
+    }
+    return null;
+  }
+}
+
+/** Start positions of loud windows, middle of the utterance first, then outwards. */
+function candidateWindows(audio: Int16Array): number[] {
+  if (audio.length < WINDOW) return [];
+  const starts: number[] = [];
+  for (let at = 0; at + WINDOW <= audio.length; at += WINDOW / 2) {
+    let peak = 0;
+    for (let i = at; i < at + WINDOW; i++) peak = Math.max(peak, Math.abs(audio[i]!));
+    if (peak >= MIN_PEAK) starts.push(at);
+  }
+  const middle = (audio.length - WINDOW) / 2;
+  return starts.sort((a, b) => Math.abs(a - middle) - Math.abs(b - middle)).slice(0, 8);
+}
+
+/** Index of an exact run of `needle` in `haystack`, or -1. */
+function indexOfRun(haystack: Int16Array, needle: Int16Array): number {
+  const first = needle[0]!;
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    if (haystack[i] !== first) continue;
+    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
