@@ -4,7 +4,7 @@
  *   GET  /twilio/media         the Media Streams WebSocket (one call per socket)
  *   POST /twilio/after-stream  where Twilio goes when the stream ends: transfer (<Dial>) or hang up
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import type { Config } from './config/index.js';
@@ -38,7 +38,7 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   const registry = new CallRegistry();
   const app: FastifyInstance = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true, // request URLs and bodies may carry patient data
+    logController: new LogController({ disableRequestLogging: true }), // webhook bodies carry patient data
     trustProxy: true,
   });
   await app.register(formbody);

@@ -8,11 +8,10 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import type { CallEngines } from './media/call-session.js';
 import { loadSileroVad } from './vad/index.js';
-import { createNoneAsrEngine } from './asr/none.js';
-const createAsrEngine = async (_c: unknown) => createNoneAsrEngine(); // TEMP until asr/index.ts lands
-import { createTtsEngine, FliteTtsEngine, PhraseCache, type TtsEngine } from './tts/index.js';
-import { createReceptionistPolicy, defaultClinicConfig, loadClinicConfig } from './dialog/index.js';
-import { createMemoryEmr } from './emr/memory.js';
+import { createAsrEngine } from './asr/index.js';
+import { createTtsEngine, FliteTtsEngine, PhraseCache, splitSentences, type TtsEngine } from './tts/index.js';
+import { createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig } from './dialog/index.js';
+import { createMemoryEmr, DEMO_PATIENTS } from './emr/memory.js';
 import { describeError } from './media/call-session.js';
 
 export interface Services {
@@ -45,7 +44,10 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   if (overrides.engines?.tts) {
     tts = overrides.engines.tts;
   } else {
-    const flite = await FliteTtsEngine.create({ voice: config.tts.engine === 'flite' ? config.tts.voice : undefined });
+    const flite = await FliteTtsEngine.create({
+      voice: config.tts.engine === 'flite' ? config.tts.voice : 'kal',
+      processes: config.tts.fliteProcesses,
+    });
     if (config.tts.engine === 'flite') {
       tts = flite;
     } else {
@@ -62,9 +64,18 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   }
 
   const clinic = config.dialog.clinicFile ? loadClinicConfig(config.dialog.clinicFile) : defaultClinicConfig();
-  const emr = createMemoryEmr({ clinic });
-  const dialog = overrides.engines?.dialog ?? createReceptionistPolicy({ clinic, emr });
+  // The embedded demo EMR (until OpenEMR is configured): seeded with demo patients so a demo call can get through.
+  const emr = createMemoryEmr({ clinic, patients: DEMO_PATIENTS });
+  const llm = config.llm.model
+    ? { model: config.llm.model, baseURL: config.llm.baseUrl, apiKey: config.llm.apiKey, firstOutputTimeoutMs: config.llm.firstOutputTimeoutMs }
+    : undefined;
+  const dialog = overrides.engines?.dialog ?? createReceptionistPolicy({ clinic, emr, llm, logger: logger.child({ component: 'dialog' }) });
   const phraseCache = new PhraseCache();
+  // Render the clinic's fixed prompts once, in the background, so greetings and menus start from memory.
+  // Cacheable replies are cached per sentence (the TTS stage splits them), so warm sentence by sentence.
+  const prompts = fixedPrompts(clinic.prompts, { clinic: clinic.name, hours: describeHours(clinic), address: clinic.address });
+  const warming = phraseCache.warm(tts, prompts.flatMap((text) => splitSentences(text)))
+    .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'could not pre-render the fixed prompts'));
 
   const engines: CallEngines = { vad, asr, tts, fallbackTts, dialog, phraseCache };
   return {
@@ -81,6 +92,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
       fallbacks: notes,
     }),
     close: async () => {
+      await warming;
       await Promise.allSettled([vad.close(), asr.close(), tts.close(), fallbackTts?.close()]);
     },
   };

@@ -6,10 +6,11 @@ import * as assert from 'uvu/assert';
 import WaveFilePackage from 'wavefile';
 import { loadFixture } from '../../test/support/fixtures.js';
 import { startTranscriptionServer, type TranscriptionServerDouble } from '../../test/support/openai-asr-servers.js';
+import { writeTinyTransducerModel } from '../../test/support/tiny-transducer-model.js';
 import { run, type CliIo } from './cli.js';
 
 const { WaveFile } = WaveFilePackage;
-const test = suite('carevox transcribe (openai engine against the local transcription server)');
+const test = suite('carevox transcribe (openai engine against the local transcription server; sherpa with a tiny model)');
 let server: TranscriptionServerDouble | null = null;
 let dir = '';
 test.before.each(() => { dir = mkdtempSync(join(tmpdir(), 'carevox-transcribe-')); });
@@ -76,6 +77,28 @@ test('server errors are per-file failures', async () => {
   assert.is(await run([good], cli), 1);
   assert.equal(out, []);
   assert.match(err[0]!, /500/);
+});
+
+test('sherpa engine (real addon, tiny hand-built transducer in a custom ASR_MODEL_DIR) through the CLI', async () => {
+  const modelDir = join(dir, 'tiny-model');
+  writeTinyTransducerModel(modelDir);
+  let state = 5;
+  const noise = Int16Array.from({ length: 16000 }, () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return Math.round(((state / 2147483648) - 0.5) * 20000);
+  });
+  const loudPath = join(dir, 'loud-16k.wav');
+  writeWav(loudPath, 1, 16000, Int16Array.from([...new Int16Array(4000), ...noise, ...new Int16Array(4000)]));
+  const quietPath = join(dir, 'quiet.wav');
+  writeWav(quietPath, 1, 8000, new Int16Array(8000));
+  const { cli, out, err } = io({ ASR_ENGINE: 'sherpa', ASR_MODEL_DIR: modelDir, ASR_NUM_THREADS: '1' });
+  assert.is(await run([loudPath, quietPath], cli), 0, err.join('\n'));
+  assert.is(out.length, 2);
+  const [file, text] = out[0]!.split('\t');
+  assert.is(file, loudPath);
+  assert.match(text!, /^LOUD( LOUD)+$/);
+  assert.ok(text!.split(' ').length >= 20 && text!.split(' ').length <= 30, text); // 1 s of loudness, one token per 40 ms
+  assert.is(out[1], `${quietPath}\t`);
 });
 
 test('no engine: one line saying why, exit 1; no files: usage, exit 2', async () => {

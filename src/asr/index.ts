@@ -63,6 +63,8 @@ export async function createAsrEngine(config: Pick<Config, 'asr' | 'models'>, de
           modelDir: asr.sherpaModelDir ?? join(config.models.dir, modelName),
           modelName,
           ...(files ? { files } : {}),
+          // An explicitly configured directory may hold a different export: look for its files by name too.
+          searchWhenMissing: asr.sherpaModelDir !== undefined,
           numThreads: asr.sherpaNumThreads,
           decodingMethod: asr.sherpaDecodingMethod,
           enableEndpoint: asr.sherpaEnableEndpoint,

@@ -121,6 +121,16 @@ perUtterance('reset aborts the request in flight and drops its answer', async ()
   assert.equal(c.events, []);
 });
 
+perUtterance('an empty turn is an empty final without a request', async () => {
+  http = await startTranscriptionServer(() => ({ text: 'should not be asked' }));
+  engine = createOpenAiAsrEngine({ apiKey: 'sk-test', baseUrl: http.baseUrl, model: 'whisper-1', mode: 'per-utterance', timeoutMs: 2000 });
+  const c = collector();
+  stream = engine.createStream(c.sink);
+  stream.endUtterance(new Int16Array(0));
+  assert.equal(await c.waitFor((e) => e.type !== 'partial'), { type: 'final', text: '', startMs: 0, endMs: 0 });
+  assert.is(http.requests.length, 0);
+});
+
 perUtterance('an unreachable server is an error event', async () => {
   http = await startTranscriptionServer(() => ({ text: 'x' }));
   const baseUrl = http.baseUrl;

@@ -102,6 +102,11 @@ class PerUtteranceStream implements AsrStream {
 
   endUtterance(utterance: Int16Array): void {
     if (this.closed) return;
+    if (utterance.length === 0) {
+      // Nothing to send: nothing was heard.
+      setImmediate(() => { if (!this.closed) this.sink({ type: 'final', text: '', startMs: 0, endMs: 0 }); });
+      return;
+    }
     const abort = new AbortController();
     this.inFlight.add(abort);
     void this.transcribe(utterance, abort).then((event) => {

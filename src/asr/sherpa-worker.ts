@@ -48,7 +48,8 @@ async function host(channel: NonNullable<typeof parentPort>, config: SherpaOnlin
     if (message.type === 'shutdown') {
       for (const stream of streams.values()) stream.close();
       streams.clear();
-      void engine.close().then(() => channel.close());
+      // process.exit in a worker ends this thread only; the native recognizer is freed with it.
+      void engine.close().then(() => process.exit(0));
       return;
     }
     if (message.type === 'open') {

@@ -94,6 +94,8 @@ export interface SherpaAsrOptions {
   modelName?: string;
   /** File names inside modelDir; when absent they are found by the usual sherpa export names. */
   files?: Partial<TransducerFiles>;
+  /** Search by the usual export names when a name in `files` is absent (a custom modelDir). */
+  searchWhenMissing?: boolean;
   numThreads: number;
   decodingMethod?: 'greedy_search' | 'modified_beam_search';
   enableEndpoint?: boolean;
@@ -143,18 +145,23 @@ const FILE_PATTERNS: Record<keyof TransducerFiles, RegExp> = {
 
 /**
  * Finds the transducer files in `modelDir`: the names given, else the usual export names (int8 encoder and
- * joiner preferred, fp32 decoder preferred, as sherpa's own examples pair them).
+ * joiner preferred, fp32 decoder preferred, as sherpa's own examples pair them). With `fallBackToSearch`, a
+ * given name that is absent is searched for too (a custom model directory); the error still names the
+ * expected file.
  */
-export function locateTransducerFiles(modelDir: string, expected: Partial<TransducerFiles> = {}):
+export function locateTransducerFiles(modelDir: string, expected: Partial<TransducerFiles> = {}, fallBackToSearch = false):
   { files: TransducerFiles; missing: [] } | { files: null; missing: string[] } {
   const listing = existsSync(modelDir) && statSync(modelDir).isDirectory() ? readdirSync(modelDir) : [];
   const found: Partial<TransducerFiles> = {};
   const missing: string[] = [];
   for (const role of ['encoder', 'decoder', 'joiner', 'tokens'] as const) {
     const want = expected[role];
-    if (want) {
-      if (existsSync(join(modelDir, want))) found[role] = want;
-      else missing.push(want);
+    if (want && existsSync(join(modelDir, want))) {
+      found[role] = want;
+      continue;
+    }
+    if (want && !fallBackToSearch) {
+      missing.push(want);
       continue;
     }
     const candidates = listing.filter((name) => FILE_PATTERNS[role].test(name)).sort();
@@ -162,7 +169,7 @@ export function locateTransducerFiles(modelDir: string, expected: Partial<Transd
     const fp32 = candidates.filter((name) => !name.endsWith('.int8.onnx'));
     const pick = role === 'decoder' ? (fp32[0] ?? int8[0]) : (int8[0] ?? fp32[0]);
     if (pick) found[role] = pick;
-    else missing.push(role === 'tokens' ? 'tokens.txt' : `${role}*.onnx`);
+    else missing.push(want ?? (role === 'tokens' ? 'tokens.txt' : `${role}*.onnx`));
   }
   return missing.length ? { files: null, missing } : { files: found as TransducerFiles, missing: [] };
 }
@@ -212,7 +219,7 @@ function summarizeProbeFailure(stderr: string, code: number | null, signal: Node
  */
 export async function createSherpaAsrEngine(options: SherpaAsrOptions): Promise<AsrEngine> {
   const modelName = options.modelName ?? basename(options.modelDir);
-  const located = locateTransducerFiles(options.modelDir, options.files);
+  const located = locateTransducerFiles(options.modelDir, options.files, options.searchWhenMissing);
   if (!located.files) throw new ModelMissingError('sherpa', modelName, options.modelDir, located.missing);
   const config = toSherpaRecognizerConfig(options, located.files);
 
@@ -260,6 +267,8 @@ async function createSherpaWorkerEngine(config: SherpaOnlineRecognizerConfig, mo
     throw err;
   });
   let closing = false;
+  let exited = false;
+  worker.once('exit', () => { exited = true; });
   const breakAll = (error: AsrError) => {
     if (broken || closing) return;
     broken = error;
@@ -282,12 +291,12 @@ async function createSherpaWorkerEngine(config: SherpaOnlineRecognizerConfig, mo
       return proxy;
     },
     async close() {
-      if (closing) return;
+      if (closing || exited) return;
       closing = true;
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      const gone = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
       const timer = setTimeout(() => void worker.terminate(), 2000);
-      await exited;
+      await gone;
       clearTimeout(timer);
     },
   };

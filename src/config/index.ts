@@ -82,7 +82,10 @@ export const ConfigSchema = z.object({
   }).prefault({}),
   tts: z.object({
     engine: z.enum(['flite', 'sherpa', 'elevenlabs', 'openai']).default('flite'),
-    voice: z.string().min(1).default('slt'),
+    /** flite voice: kal (8 kHz, fastest, telephone-native), kal16, slt, rms, awb. */
+    voice: z.string().min(1).default('kal'),
+    /** flite: synthesizer processes shared by all calls (each renders one sentence at a time). */
+    fliteProcesses: z.coerce.number().int().min(1).max(16).default(2),
     /** sherpa: manifest name of the voice (installed by `carevox models pull NAME`). */
     sherpaModel: z.string().min(1).default('vits-piper-en_US-lessac-medium'),
     /** sherpa: model directory; defaults to models.dir/sherpaModel. */
@@ -203,6 +206,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELS_DIR: 'models.dir',
   TTS_ENGINE: 'tts.engine',
   TTS_VOICE: 'tts.voice',
+  TTS_FLITE_PROCESSES: 'tts.fliteProcesses',
   TTS_SHERPA_MODEL: 'tts.sherpaModel',
   TTS_MODEL_DIR: 'tts.sherpaModelDir',
   TTS_SHERPA_KIND: 'tts.sherpaKind',

@@ -10,7 +10,7 @@ export {
   ClinicConfigSchema, ClinicConfigError, defaultClinicConfig, loadClinicConfig, parseClinicConfig, describeHours,
 } from './clinic.js';
 export type { ClinicConfig, ClinicConfigInput, ProviderConfig, AppointmentTypeConfig, WeeklySchedule } from './clinic.js';
-export { DEFAULT_PROMPTS, renderPrompt } from './prompts.js';
+export { DEFAULT_PROMPTS, renderPrompt, fixedPrompts } from './prompts.js';
 export type { PromptKey } from './prompts.js';
 export { parseDob, parseSpokenDate, numeralize } from './dates.js';
 export type { WhenPreference, PartOfDay, DateContext } from './dates.js';

@@ -3,7 +3,7 @@
  * (`prompts`). Placeholders in braces: `{clinic}` everywhere; the others are filled where the prompt is used.
  */
 export const DEFAULT_PROMPTS = {
-  greeting: 'Thank you for calling {clinic}.',
+  greeting: 'Thank you for calling {clinic}. If this is a medical emergency, please hang up and dial 9 1 1.',
   mainMenu: 'How can I help you today? You can book, change, or cancel an appointment, request a prescription refill, leave a message, or ask about our hours and location.',
   mainMenuShort: 'What can I help you with? For example, say book an appointment, or say office hours.',
   mainMenuKeypad: 'To book an appointment, press 1. To hear your appointments, press 2. To reschedule, press 3. To cancel, press 4. For a prescription refill, press 5. To leave a message, press 6. For hours and location, press 7. To speak with someone, press 0.',
@@ -85,4 +85,17 @@ export type PromptKey = keyof typeof DEFAULT_PROMPTS;
 export function renderPrompt(key: PromptKey, overrides: Readonly<Record<string, string>>, values: Readonly<Record<string, string>>): string {
   const template = overrides[key] ?? DEFAULT_PROMPTS[key];
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+/**
+ * Every prompt that is the same on every call of this clinic (filled only from the clinic's own config),
+ * so TTS can render them once at start-up and serve them from memory.
+ */
+export function fixedPrompts(overrides: Readonly<Record<string, string>>, values: Readonly<Record<string, string>>): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(DEFAULT_PROMPTS) as PromptKey[]) {
+    const text = renderPrompt(key, overrides, values);
+    if (!/\{\w+\}/.test(text)) out.push(text);
+  }
+  return out;
 }

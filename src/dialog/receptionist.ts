@@ -12,9 +12,8 @@ import type { Logger } from '../log.js';
 import { EmrError, type Appointment, type EmrGateway, type Patient, type Slot } from '../emr/types.js';
 import { ActionChannel } from './channel.js';
 import { describeHours, type ClinicConfig, type ProviderConfig } from './clinic.js';
-import {
-  addDays, fromMinutes, isValidDate, pad2, speakDate, speakTime, toMinutes, weekdayOf, WEEKDAYS, WEEKDAY_NAMES, zonedParts,
-} from './clock.js';
+import { addDays, speakDate, speakTime, weekdayOf, WEEKDAYS, WEEKDAY_NAMES, zonedParts } from './clock.js';
+import { keypadDate, pickOffers, splitNameAndDob, timeWindow, withArticle } from './helpers.js';
 import { parseDob, parseSpokenDate, type WhenPreference } from './dates.js';
 import {
   afterYesNo, detectEmergency, detectGlobalCommand, detectIntent, isNoPreference, matchNamed, normalize, parseName,
@@ -1032,7 +1031,7 @@ class ReceptionistSession implements DialogSession {
     const horizon = addDays(today, this.clinic.booking.searchDays);
     const providerId = draft.providerId ?? undefined;
     const base = { typeId: draft.typeId!, providerId, limit: 60 };
-    const window = this.timeWindow(when);
+    const window = timeWindow(when);
     const attempts = [
       { fromDate: when.date ?? when.fromDate ?? today, toDate: when.date ?? when.toDate ?? horizon, ...window },
       // Nothing then: the same time of day on any day, then any time at all.
@@ -1054,43 +1053,9 @@ class ReceptionistSession implements DialogSession {
       turn.say(this.p('noOffers'));
       return this.goto('emr-fallback', turn);
     }
-    draft.offers = this.pickOffers(slots, when);
+    draft.offers = pickOffers(slots, when, OFFER_COUNT);
     if (attemptIndex > 0) turn.say(this.p('noOffersThen'));
     this.goto('book-offers', turn);
-  }
-
-  private timeWindow(when: WhenPreference): { earliestTime?: string; latestTime?: string } {
-    if (when.time) {
-      const minutes = toMinutes(when.time);
-      return { earliestTime: fromMinutes(Math.max(0, minutes - 60)), latestTime: fromMinutes(Math.min(23 * 60 + 59, minutes + 61)) };
-    }
-    return { earliestTime: when.earliestTime, latestTime: when.latestTime };
-  }
-
-  /** Up to three offers, spread out: different days or half-days first, nearest to a stated time first. */
-  private pickOffers(slots: Slot[], when: WhenPreference): Slot[] {
-    let ordered = [...slots];
-    if (when.time) {
-      const wanted = toMinutes(when.time);
-      ordered.sort((a, b) => a.date.localeCompare(b.date) || Math.abs(toMinutes(a.time) - wanted) - Math.abs(toMinutes(b.time) - wanted));
-    }
-    const picked: Slot[] = [];
-    const halfDay = (slot: Slot) => `${slot.date}-${toMinutes(slot.time) < 12 * 60 ? 'am' : 'pm'}`;
-    for (const slot of ordered) {
-      if (picked.length >= OFFER_COUNT) break;
-      if (!picked.some((p) => halfDay(p) === halfDay(slot))) picked.push(slot);
-    }
-    // Same half-day: at least an hour apart, so the three offers are real alternatives.
-    for (const slot of ordered) {
-      if (picked.length >= OFFER_COUNT) break;
-      if (!picked.some((p) => p.date === slot.date && Math.abs(toMinutes(p.time) - toMinutes(slot.time)) < 60)) picked.push(slot);
-    }
-    for (const slot of ordered) {
-      if (picked.length >= OFFER_COUNT) break;
-      if (!picked.includes(slot)) picked.push(slot);
-    }
-    ordered = picked.sort((a, b) => `${a.date} ${a.time}`.localeCompare(`${b.date} ${b.time}`));
-    return ordered;
   }
 
   private offersSpeech(): Said[] {
@@ -1528,30 +1493,4 @@ class ReceptionistSession implements DialogSession {
     return this.continueTask(turn);
   }
 
-}
-
-/** "a check-up", "an annual physical". */
-function withArticle(name: string): string {
-  return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`;
-}
-
-/** Splits "jane doe and my birthday is march third" at the date-of-birth words (or the first number). */
-function splitNameAndDob(text: string): [string, string | undefined] {
-  const marker = /\b(and )?(my )?(birthday|birth date|date of birth|dob|born|d o b)( is| on)?\b/.exec(text);
-  if (marker) return [text.slice(0, marker.index).trim(), text.slice(marker.index + marker[0].length).trim()];
-  return [text, undefined];
-}
-
-/** Four keypad digits MMDD -> the next such date from today (this year or next), or undefined. */
-function keypadDate(digits: string, today: string): string | undefined {
-  if (!/^\d{4}$/.test(digits)) return undefined;
-  const month = Number(digits.slice(0, 2));
-  const day = Number(digits.slice(2));
-  const year = Number(today.slice(0, 4));
-  for (const candidateYear of [year, year + 1]) {
-    if (!isValidDate(candidateYear, month, day)) continue;
-    const date = `${candidateYear}-${pad2(month)}-${pad2(day)}`;
-    if (date >= today) return date;
-  }
-  return undefined;
 }

@@ -8,7 +8,8 @@ import { loadConfig } from '../config/index.js';
 import { openStore, storeOptionsFromConfig } from '../store/index.js';
 import { login, runDouble } from './cli.js';
 import { OpenEmrContract } from './contract.js';
-import { startOpenEmrDouble } from './double/index.js';
+import { DOUBLE_MAPPING, startOpenEmrDouble } from './double/index.js';
+import { loadOpenEmrMapping } from './service.js';
 import { createEmrStack, doubleAccess } from './testing.js';
 
 test('emr login: authorization code + PKCE end to end against the double, tokens stored encrypted', async () => {
@@ -85,6 +86,19 @@ test('emr double: prints its URL and seeded credentials, which work', async () =
       grant_type: 'password', user_role: 'users', username: username!, password: password!, client_id: clientId!, client_secret: secret!, scope: 'openid api:oemr' }) });
     assert.is(res.status, 200);
     assert.type(((await res.json()) as { access_token: unknown }).access_token, 'string');
+    // Demo fault control: the double goes down and comes back.
+    const control = `${url}/__double/faults`;
+    assert.is(((await (await fetch(control, { method: 'POST', body: '{"down":true}' })).json()) as { down: boolean }).down, true);
+    try {
+      await fetch(`${url}/apis/default/api/patient`);
+      assert.unreachable('connection must be reset while down');
+    } catch (err) {
+      assert.instance(err, TypeError);
+    }
+    await fetch(control, { method: 'POST', body: '{"down":false}' });
+    assert.is((await fetch(`${url}/apis/default/api/patient`)).status, 401);
+    const mappingFile = /OPENEMR_MAPPING_FILE=(\S+)/.exec(lines.join('\n'))?.[1];
+    assert.equal(loadOpenEmrMapping(mappingFile!), DOUBLE_MAPPING);
   } finally {
     await double.close();
   }

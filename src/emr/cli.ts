@@ -6,11 +6,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { openStore, storeOptionsFromConfig } from '../store/index.js';
-import { startOpenEmrDouble } from './double/index.js';
+import { DOUBLE_MAPPING, startOpenEmrDouble } from './double/index.js';
 import { OpenEmrConfigError } from './http.js';
 import { createPkcePair, OAuthTokenManager } from './oauth.js';
 
@@ -99,10 +102,19 @@ export async function runDouble(argv: string[], print: (line: string) => void = 
   print(`  OAuth client: ${double.client.clientId} / secret ${double.client.clientSecret}`);
   print(`  API user (password grant): ${double.apiUser.username} / ${double.apiUser.password}`);
   print(`  Seeded: ${double.patients().length} patients, ${double.users().length} users`);
-  print('Point carevox at it with:');
+  const mappingFile = join(tmpdir(), `carevox-double-mapping-${process.pid}.json`);
+  writeFileSync(mappingFile, JSON.stringify(DOUBLE_MAPPING, null, 2));
+  print('Point carevox (with the demo clinic) at it with:');
   print(`  EMR_ENGINE=openemr OPENEMR_BASE_URL=${double.url} OPENEMR_ALLOW_INSECURE_HTTP=true OPENEMR_CLIENT_ID=${double.client.clientId} ` +
-    `OPENEMR_CLIENT_SECRET=${double.client.clientSecret} OPENEMR_USERNAME=${double.apiUser.username} OPENEMR_PASSWORD=${double.apiUser.password}`);
-  return double;
+    `OPENEMR_CLIENT_SECRET=${double.client.clientSecret} OPENEMR_USERNAME=${double.apiUser.username} OPENEMR_PASSWORD=${double.apiUser.password} ` +
+    `OPENEMR_MAPPING_FILE=${mappingFile}`);
+  print(`Inject faults: curl -X POST ${double.url}/__double/faults -d '{"down":true}'  (also latencyMs, serverErrors, garbage, expireAccessTokens, revokeRefreshTokens)`);
+  return {
+    async close() {
+      await double.close();
+      rmSync(mappingFile, { force: true });
+    },
+  };
 }
 
 const USAGE = 'usage: carevox emr login [--port N] [--host NAME]\n       carevox emr double [--port N]';

@@ -23,8 +23,8 @@ export interface EmrFault {
 
 export interface MemoryEmrOptions {
   clinic: ClinicConfig;
-  patients?: Patient[];
-  appointments?: Appointment[];
+  patients?: readonly Patient[];
+  appointments?: readonly Appointment[];
   /** Clock for "no slots in the past"; defaults to the real one. */
   now?: () => Date;
   /** Delay before every answer (ms), or per operation. */

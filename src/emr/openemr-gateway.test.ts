@@ -49,8 +49,10 @@ t('phone lookup tries the stored formats and finds every patient on the line', a
 
 t('name + DOB lookup re-verifies what OpenEMR returns (substring names)', async ({ f }) => {
   assert.equal((await f.gateway.findPatientsByNameDob('anne', 'SMITH', '1965-05-09')).map((p) => p.id), ['4']);
-  // OpenEMR returns both Anne Smith and Ann Smithers for "Ann Smith": neither is that person.
-  assert.equal(await f.gateway.findPatientsByNameDob('Ann', 'Smith', '1965-05-09'), []);
+  // OpenEMR returns both Anne Smith and Ann Smithers for "Ann Smith" (substrings): only the exact last name stays.
+  assert.equal((await f.gateway.findPatientsByNameDob('Ann', 'Smith', '1965-05-09')).map((p) => p.id), ['4']);
+  assert.equal(await f.gateway.findPatientsByNameDob('Jane', 'Do', '1980-02-03'), []);
+  assert.equal(await f.gateway.findPatientsByNameDob('Jo', 'Doe', '1980-02-03'), [], 'a prefix of someone else\'s name does not pass');
   assert.equal(await f.gateway.findPatientsByNameDob('Jane', 'Doe', '1980-02-04'), []);
   await rejects(f.gateway.findPatientsByNameDob('Jane', 'Doe', '02/03/1980'), emrCode('invalid-response'));
 });

@@ -89,8 +89,12 @@ export class OpenEmrGateway implements EmrGateway {
     const last = nameKey(lastName);
     if (!first || !last) return [];
     const results = await this.options.client.searchPatients({ fname: firstName.trim(), lname: lastName.trim(), DOB: dob });
-    // OpenEMR matches names as substrings and drops filters it does not know: check name and DOB ourselves.
-    const patients = results.filter((p) => p.DOB === dob && nameKey(p.lname) === last && nameKey(p.fname) === first).map((p) => this.toPatient(p));
+    // OpenEMR matches names as substrings and drops filters it does not know: check name and DOB ourselves. Same
+    // rule as the in-memory EMR: exact DOB and last name; the first name may be a prefix either way ("Ann"/"Anne").
+    const patients = results.filter((p) => {
+      const given = nameKey(p.fname);
+      return p.DOB === dob && nameKey(p.lname) === last && given.length > 0 && (given.startsWith(first) || first.startsWith(given));
+    }).map((p) => this.toPatient(p));
     await this.audit('patient.search.name-dob', undefined, { returned: results.length, matches: patients.length, patientIds: patients.map((p) => p.id) });
     return patients;
   }

@@ -45,8 +45,18 @@ test('two nodes on PostgreSQL + Redis: node B\'s worker books what node A\'s cal
     assert.ok(audit.some((r) => r.action === 'patient.search.phone'));
     assert.ok((await storeA.audit.list()).some((r) => r.action === 'appointment.book' && r.actor === 'emr-worker'));
     assert.equal(await storeA.audit.verifyChain(), { ok: true, checked: (await storeA.audit.list()).length });
+    // The prefetch went to Redis, sealed: node B (e.g. the node holding the media stream) answers from it.
+    const cached = await nodeB.sharedState.get('prefetch:call-multi-1');
+    assert.ok(cached && !cached.includes('Jane'), 'prefetch cached and sealed');
+    const before = double.requests.length;
+    const onB = nodeB.forCall('call-multi-1');
+    assert.ok((await onB.findPatientsByPhone('+15555550101')).some((p) => p.id === jane!.id));
+    assert.is(double.requests.length, before, 'served from the shared prefetch cache');
     await call.close();
+    assert.is(await nodeB.sharedState.get('prefetch:call-multi-1'), undefined, 'dropped at call end');
     const logs = logLines.join('');
+    const stored = JSON.parse((await storeA.tokens.load('openemr'))!.value) as { accessToken: string; refreshToken: string };
+    assert.not.ok(logs.includes(stored.accessToken) || logs.includes(stored.refreshToken), 'tokens never logged');
     assert.ok(logs.includes('EMR job done'), 'the worker logged');
     for (const secret of ['Jane', 'Doe', '1980-02-03', '5555550101', '555-555-0101', double.apiUser.password, 'access_token']) {
       assert.not.ok(logs.includes(secret), `no ${secret} in logs`);

@@ -103,7 +103,7 @@ export function createOpenEmrService(options: OpenEmrServiceOptions): OpenEmrSer
       client, clinic, mapping, facilityId: emr.facilityId, messageFrom: emr.username ?? emr.staffUsername, actor: 'emr-worker',
       audit: async (entry) => { await store.audit.append(entry); }, logger, now: options.now,
     }), events, breaker, logger,
-    workerId: `${options.nodeId ?? hostname()}-${process.pid}`, ...options.worker,
+    workerId: `${options.nodeId ?? hostname()}-${process.pid}`, recoverAbandoned: store.kind === 'pglite', ...options.worker,
   });
   const nodeChannel = `node-${worker.workerId}`;
   const sharedGateway = new CallEmrGateway({

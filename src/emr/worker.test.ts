@@ -59,6 +59,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
   t('process killed after the caller\'s "yes", before any worker ran: restart books exactly once', async () => {
     const double = await startOpenEmrDouble();
     const handle = testStoreHandle(kind);
+    await handle.prepare();
     try {
       await crashChild({ store: handle.options, access: doubleAccess(double), callId: 'call-crash-1', requestId: 'req-crash-1',
         patientId: '3', slot: slot('09:00'), runWorker: false, leaseMs: 1500 }, 'enqueued', double);
@@ -82,12 +83,14 @@ for (const kind of ['pglite', 'postgres'] as const) {
   t('process killed while the booking was in flight (it landed, no answer): restart completes it exactly once', async () => {
     const double = await startOpenEmrDouble();
     const handle = testStoreHandle(kind);
+    await handle.prepare();
     double.faults.hangWriteResponses = 1;
     try {
       await crashChild({ store: handle.options, access: doubleAccess(double), callId: 'call-crash-2', requestId: 'req-crash-2',
         patientId: '3', slot: slot('09:45'), runWorker: true, leaseMs: 1500 }, 'landed', double);
       const store = await handle.open();
-      const { worker } = newWorker(store, double);
+      // Embedded store: a restart requeues the dead process's job at once; PostgreSQL: the lease runs out.
+      const { worker } = newWorker(store, double, { recoverAbandoned: kind === 'pglite' });
       try {
         const interrupted = await store.jobs.get('req-crash-2');
         assert.is(interrupted?.status, 'running', 'the dead worker still holds the lease');
@@ -143,6 +146,36 @@ w('a confirmed booking goes through the queue and the result comes back to the c
     assert.equal(double.appointments().filter((a) => a.pc_pid === '1'), []);
     await call.sendStaffMessage({ patientId: '1', kind: 'message', subject: 'Question', body: 'Please call back' }, 'req-a-4');
     assert.is(double.messages().at(-1)?.to, 'frontdesk');
+  } finally {
+    await worker.stop();
+  }
+});
+
+w('reschedule in the worker: a failed cancel of the old appointment is retried, never leaving two or none', async ({ double, store }) => {
+  const { gateway, events, breaker, worker } = newWorker(store, double);
+  worker.start();
+  const call = new CallEmrGateway({ callId: 'call-r', reads: gateway, jobs: store.jobs, events, breaker, onEnqueued: () => worker.wake(), writeWaitMs: 8000 });
+  try {
+    const old = await call.book('2', slot('15:00'), 'req-r-1');
+    double.faults.failedDeletes = 2;
+    const moved = await call.reschedule('2', old.id, slot('15:30'), 'req-r-2');
+    assert.equal(double.appointments().filter((a) => a.pc_pid === '2').map((a) => [a.pc_eid, a.pc_startTime]), [[moved.id, '15:30:00']]);
+    assert.is((await store.jobs.get('req-r-2'))?.attempts, 3);
+    // Final failure: compensation removes the new booking, the old one stands, staff are told.
+    double.faults.failedDeletes = 2; // both attempts to cancel the old one fail; the compensating delete works
+    try {
+      await new CallEmrGateway({ callId: 'call-r', reads: gateway, jobs: store.jobs, events, breaker, onEnqueued: () => worker.wake(), writeWaitMs: 8000, maxAttempts: 2 })
+        .reschedule('2', moved.id, slot('16:00'), 'req-r-3');
+      assert.unreachable();
+    } catch (err) {
+      assert.instance(err, EmrError);
+    }
+    assert.equal(double.appointments().filter((a) => a.pc_pid === '2').map((a) => a.pc_eid), [moved.id]);
+    const failed = await store.jobs.get('req-r-3');
+    assert.is(failed?.status, 'failed');
+    assert.equal(failed?.result, { staffNoticeRequestId: 'req-r-3:failed-notice' });
+    await until(async () => (await store.jobs.get('req-r-3:failed-notice'))?.status === 'succeeded', 10_000, 'the staff notice');
+    assert.match(double.messages().at(-1)!.body, /reschedule for 2030-03-04 at 16:00/);
   } finally {
     await worker.stop();
   }

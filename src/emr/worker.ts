@@ -40,6 +40,8 @@ export interface EmrWorkerOptions {
   pollMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Requeue jobs left running by a dead process before the first claim (embedded single-process store). */
+  recoverAbandoned?: boolean;
   /** Attempts for the staff notice about a failed job. */
   noticeMaxAttempts?: number;
   logger?: Logger;
@@ -98,6 +100,14 @@ export class EmrWorker {
   }
 
   private async run(): Promise<void> {
+    if (this.options.recoverAbandoned) {
+      try {
+        const recovered = await this.options.jobs.requeueRunning();
+        if (recovered) this.options.logger?.warn({ recovered }, 'EMR jobs interrupted by a crash were requeued');
+      } catch (err) {
+        this.options.logger?.error({ err: (err as Error).message }, 'could not requeue interrupted EMR jobs');
+      }
+    }
     while (this.running) {
       let worked = false;
       try {

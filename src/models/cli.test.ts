@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -6,9 +6,12 @@ import * as assert from 'uvu/assert';
 import { buildModelArchive, startFileServer, type BuiltModel } from '../../test/support/model-archive-server.js';
 import { startTranscriptionServer } from '../../test/support/openai-asr-servers.js';
 import { run, type ModelsCliIo } from './cli.js';
-import { loadManifest, manifestOf, type Manifest } from './manifest.js';
+import WaveFilePackage from 'wavefile';
+import { writeTinyTransducerModel } from '../../test/support/tiny-transducer-model.js';
+import { loadManifest, manifestOf, type Manifest, type ModelEntry } from './manifest.js';
 import { wordErrorRate } from './verify.js';
 
+const { WaveFile } = WaveFilePackage;
 let work = '';
 let model: BuiltModel;
 let manifest: Manifest;
@@ -128,6 +131,35 @@ test('verify of a model that is not installed says how to install it; sherpa eng
   const garbage = io({ MODELS_DIR: modelsDir, ASR_ENGINE: 'sherpa' });
   assert.is(await run(['verify', model.entry.name], garbage.cli), 1);
   assert.match(garbage.out.join('\n'), /speech recognition unavailable: .*cannot be loaded/);
+});
+
+test('verify with the sherpa engine (real addon) on an installed tiny transducer and its own recordings', async () => {
+  const source = join(work, 'tiny-src', 'tiny-loudness');
+  const files = writeTinyTransducerModel(source);
+  mkdirSync(join(source, 'test_wavs'), { recursive: true });
+  let state = 3;
+  const noise = Int16Array.from({ length: 16000 }, () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return Math.round(((state / 2147483648) - 0.5) * 20000);
+  });
+  for (const [name, samples] of [['loud.wav', noise], ['quiet.wav', new Int16Array(8000)]] as const) {
+    const wav = new WaveFile();
+    wav.fromScratch(1, 16000, '16', samples);
+    writeFileSync(join(source, 'test_wavs', name), wav.toBuffer());
+  }
+  const entry: ModelEntry = {
+    name: 'tiny-loudness', aliases: [], kind: 'asr-streaming-transducer', description: 'loudness transducer',
+    licence: 'Apache-2.0', url: null, sha256: null, size: null, files,
+    tests: [{ wav: 'test_wavs/loud.wav', text: 'LOUD '.repeat(25).trim() }, { wav: 'test_wavs/quiet.wav', text: '' }],
+  };
+  manifest = manifestOf([entry]);
+  const modelsDir = join(work, 'models');
+  assert.is(await run(['pull', entry.name, '--from', source], io({ MODELS_DIR: modelsDir }).cli), 0);
+  const verified = io({ MODELS_DIR: modelsDir, ASR_ENGINE: 'sherpa', ASR_NUM_THREADS: '1' });
+  assert.is(await run(['verify', entry.name], verified.cli), 0, verified.out.join('\n'));
+  assert.is(verified.out[0], 'tiny-loudness (engine: sherpa)');
+  assert.match(verified.out[1]!, /^ {2}ok {3}test_wavs\/loud\.wav {2}WER \d+\.\d%$/);
+  assert.is(verified.out[2], '  ok   test_wavs/quiet.wav  WER 0.0%');
 });
 
 test('word error rate', () => {

@@ -164,13 +164,15 @@ export class JobRepository {
     return row && this.toRecord(row);
   }
 
-  /** Extends the lease; false when the lease was lost. */
-  async heartbeat(id: number, owner: string, leaseMs: number): Promise<boolean> {
-    const r = await this.db.updateTable('emr_jobs')
-      .set({ lease_until: sql`now() + (${leaseMs}::int * interval '1 millisecond')` as never, updated_at: new Date() })
-      .where('id', '=', id).where('lease_owner', '=', owner).where('status', '=', 'running')
-      .returning('id').executeTakeFirst();
-    return r !== undefined;
+  /**
+   * Returns every running job to the queue at once. Only for the embedded store at start-up: PGlite is
+   * single-process, so a job still marked running then belongs to a process that died.
+   */
+  async requeueRunning(): Promise<number> {
+    const rows = await this.db.updateTable('emr_jobs')
+      .set({ status: 'pending', lease_owner: null, lease_until: null, next_run_at: new Date(), updated_at: new Date() })
+      .where('status', '=', 'running').returning('id').execute();
+    return rows.length;
   }
 
   /** Records how far a multi-step job got, so a retry (or a restarted worker) resumes instead of redoing. */

@@ -2,10 +2,11 @@
  * Test support: opens a store on a throw-away PGlite directory or a unique PostgreSQL schema, and removes it
  * afterwards so parallel runs never collide. Used by this folder's tests and the EMR worker tests.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { CodeMigrationProvider } from './migrations.js';
 import { dropSchema, openStore, type Store, type StoreOptions } from './store.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -14,6 +15,8 @@ export interface TestStoreHandle {
   kind: 'pglite' | 'postgres';
   /** Options that reopen the same data (another process, a restart). */
   options: StoreOptions;
+  /** Makes the data exist (PGlite: a copy of a migrated template) without opening it; open() does this too. */
+  prepare(): Promise<void>;
   open(): Promise<Store>;
   /** Deletes the data directory / drops the schema. Close stores first. */
   destroy(): Promise<void>;
@@ -25,12 +28,39 @@ export function testStoreHandle(kind: 'pglite' | 'postgres', key = randomBytes(3
   const options: StoreOptions = kind === 'pglite'
     ? { dataDir, encryptionKey: key, keyId: 'k1' }
     : { dataDir, encryptionKey: key, keyId: 'k1', databaseUrl: TEST_DATABASE_URL, schema };
+  const prepare = async () => {
+    if (kind === 'pglite' && !existsSync(join(dataDir, 'pglite'))) cpSync(await pgliteTemplate(), join(dataDir, 'pglite'), { recursive: true });
+  };
   return {
-    kind, options,
-    open: () => openStore(options),
+    kind, options, prepare,
+    async open() {
+      await prepare();
+      return openStore(options);
+    },
     async destroy() {
       if (kind === 'postgres') await dropSchema(TEST_DATABASE_URL, schema);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A migrated, empty PGlite data directory, built once and copied for each test store: initdb in WASM takes
+ * seconds, a copy a fraction of one. Cached in the temp dir under a hash of the migration names; holds no key.
+ */
+async function pgliteTemplate(): Promise<string> {
+  const migrations = Object.keys(await new CodeMigrationProvider().getMigrations()).join(',');
+  const dir = join(tmpdir(), `carevox-pglite-template-${createHash('sha256').update(migrations).digest('hex').slice(0, 12)}`);
+  if (existsSync(join(dir, 'READY'))) return join(dir, 'pglite');
+  const building = mkdtempSync(join(tmpdir(), 'carevox-pglite-building-'));
+  const store = await openStore({ dataDir: building, encryptionKey: randomBytes(32).toString('base64'), keyId: 'template' });
+  await store.close();
+  rmSync(join(building, 'encryption.key'), { force: true });
+  writeFileSync(join(building, 'READY'), migrations);
+  try {
+    renameSync(building, dir);
+  } catch {
+    rmSync(building, { recursive: true, force: true }); // another process finished first
+  }
+  return join(dir, 'pglite');
 }

@@ -138,6 +138,12 @@ test('real sherpa-onnx: abort after the first chunk stops the sentence there', a
       controller.abort();
     }
     assert.is(count, 1);
+    // Abort while the generation is still running on sherpa's worker: the iterator ends without audio.
+    const early = new AbortController();
+    const iterator = tts.synthesize('a sentence being generated right now.', early.signal)[Symbol.asyncIterator]();
+    const pending = iterator.next();
+    early.abort();
+    assert.equal(await pending, { done: true, value: undefined });
     // The engine stays usable for the next sentence.
     const next = await collect(tts.synthesize('ok.', new AbortController().signal));
     assert.is(joined(next).length, 3 * TINY_VITS_SAMPLES_PER_TOKEN);

@@ -26,7 +26,7 @@ const LAYERS = 1;
 const D_MODEL = 4;
 const HIDDEN = 4;
 
-export interface TinyTransducerFiles { encoder: string; decoder: string; joiner: string; tokens: string }
+export type TinyTransducerFiles = { encoder: string; decoder: string; joiner: string; tokens: string };
 
 export function writeTinyTransducerModel(dir: string, threshold = TINY_TRANSDUCER_LOUDNESS_THRESHOLD): TinyTransducerFiles {
   mkdirSync(dir, { recursive: true });

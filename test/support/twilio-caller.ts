@@ -65,7 +65,7 @@ export class TwilioCaller {
   private ticker: NodeJS.Timeout | null = null;
   private tickStart = 0;
   private ticks = 0;
-  private sendWaiters: { remaining: number; resolve: () => void }[] = [];
+  private sendWaiters: { startsAfter: number; remaining: number; startedAt: number; resolve: () => void }[] = [];
   private closed = false;
   private readonly noiseLevel: number;
 
@@ -109,11 +109,20 @@ export class TwilioCaller {
     this.scheduleTick();
   }
 
-  /** Queues caller audio (8 kHz PCM); resolves once its last frame has been sent (real-time paced). */
-  say(samples: Int16Array): Promise<void> {
+  /**
+   * Queues caller audio (8 kHz PCM); resolves once its last frame has been sent (real-time paced), with when
+   * its first sample went out (`startedAt`, performance.now() ms; sample i was sent at startedAt + i/8).
+   */
+  say(samples: Int16Array): Promise<{ startedAt: number }> {
+    const queuedBefore = this.sendQueue.reduce((n, s) => n + s.length, 0) - this.sendOffset;
     this.sendQueue.push(samples);
-    const remaining = this.sendQueue.reduce((n, s) => n + s.length, 0) - this.sendOffset;
-    return new Promise((resolve) => this.sendWaiters.push({ remaining, resolve }));
+    return new Promise((resolve) => {
+      const waiter = {
+        startsAfter: queuedBefore, remaining: queuedBefore + samples.length, startedAt: Number.NaN,
+        resolve: () => resolve({ startedAt: waiter.startedAt }),
+      };
+      this.sendWaiters.push(waiter);
+    });
   }
 
   /** Waits `ms` of call time (line noise keeps flowing). */
@@ -231,7 +240,13 @@ export class TwilioCaller {
       if (this.sendOffset >= current.length) { this.sendQueue.shift(); this.sendOffset = 0; }
     }
     for (let i = filled; i < FRAME_SAMPLES; i++) frame[i] = Math.round((Math.random() * 2 - 1) * this.noiseLevel);
-    for (const waiter of this.sendWaiters) waiter.remaining -= filled;
+    const now = performance.now();
+    for (const waiter of this.sendWaiters) {
+      // The frame holding this utterance's first sample: sample 0 went out `startsAfter` samples into it.
+      if (Number.isNaN(waiter.startedAt) && waiter.startsAfter < filled) waiter.startedAt = now + waiter.startsAfter / 8;
+      waiter.startsAfter -= filled;
+      waiter.remaining -= filled;
+    }
     const done = this.sendWaiters.filter((w) => w.remaining <= 0);
     this.sendWaiters = this.sendWaiters.filter((w) => w.remaining > 0);
     for (const w of done) w.resolve();

@@ -338,13 +338,29 @@ export async function startOpenEmrDouble(options: OpenEmrDoubleOptions = {}): Pr
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (faults.down) {
+    if (faults.down && !req.url?.startsWith('/__double/')) {
       req.socket.destroy();
       return;
     }
     const url = new URL(req.url ?? '/', 'http://double');
     const query = Object.fromEntries(url.searchParams);
     const raw = await readBody(req);
+    if (url.pathname === '/__double/faults') {
+      // Demo control (not OpenEMR): POST a JSON subset of DoubleFaults, e.g. {"down":true} or {"latencyMs":5000}.
+      if (req.method === 'POST') {
+        try {
+          const patch = JSON.parse(raw || '{}') as Record<string, unknown>;
+          for (const [key, value] of Object.entries(patch)) {
+            if (key in faults && typeof value === typeof faults[key as keyof DoubleFaults]) (faults as unknown as Record<string, unknown>)[key] = value;
+          }
+          if (patch.expireAccessTokens === true) accessTokens.clear();
+          if (patch.revokeRefreshTokens === true) for (const grant of refreshTokens.values()) grant.revoked = true;
+        } catch {
+          return send(res, 400, { error: 'JSON object expected' });
+        }
+      }
+      return send(res, 200, faults);
+    }
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
     let body: unknown;
     let badJson = false;

@@ -70,7 +70,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
 
   const start = async (message: TwilioStartEvent) => {
     const formatProblem = validateMediaFormat(message);
-    if (formatProblem) return reject(`unsupported media format: ${formatProblem}`, CLOSE_UNSUPPORTED_DATA);
+    if (formatProblem) return reject(formatProblem, CLOSE_UNSUPPORTED_DATA);
     const verdict = verifyCallToken(deps.config.twilio.callTokenSecret, message.customParameters.token ?? '', message.callSid);
     if (!verdict.ok) return reject(`invalid stream token (${verdict.reason})`, CLOSE_POLICY_VIOLATION);
     streamSid = message.streamSid;
