@@ -10,7 +10,7 @@ import websocket from '@fastify/websocket';
 import type { Config } from './config/index.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics/index.js';
-import type { CallEngines } from './media/call-session.js';
+import type { CallEngines, CallRecord } from './media/call-session.js';
 import { CallRegistry } from './media/call-registry.js';
 import { handleTwilioStream } from './media/twilio/transport.js';
 import { issueCallToken } from './media/twilio/call-token.js';
@@ -26,6 +26,8 @@ export interface ServerDeps {
   transferNumber?: string;
   /** What /health reports about the engines (e.g. keypad fallback because a model is missing). */
   healthDetails(): Record<string, unknown>;
+  /** Called once per finished call (persist it). */
+  recordCall?(record: CallRecord): Promise<void>;
 }
 
 export interface CarevoxServer {
@@ -78,7 +80,7 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   });
 
   app.get('/twilio/media', { websocket: true }, (socket) => {
-    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry });
+    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, onCallEnded: deps.recordCall });
   });
 
   app.addHook('onClose', async () => {

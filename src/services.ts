@@ -12,10 +12,20 @@ import { createAsrEngine } from './asr/index.js';
 import { createTtsEngine, FliteTtsEngine, PhraseCache, splitSentences, type TtsEngine } from './tts/index.js';
 import { createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig } from './dialog/index.js';
 import { createMemoryEmr, DEMO_PATIENTS } from './emr/memory.js';
+import type { EmrGateway } from './emr/types.js';
+import { createOpenEmrService, type OpenEmrService } from './emr/index.js';
+import { openStore, storeOptionsFromConfig, type Store } from './store/index.js';
+import type { ReceptionistOptions } from './dialog/index.js';
+import type { CallRecord } from './media/call-session.js';
 import { describeError } from './media/call-session.js';
 
 export interface Services {
   metrics: Metrics;
+  store: Store;
+  /** Persists a finished call: the call row, then its turns, encrypted. Never throws; never logs the text. */
+  recordCall(record: CallRecord): Promise<void>;
+  /** The EMR the dialog talks to (the embedded demo EMR unless OpenEMR is configured). */
+  emr: EmrGateway;
   engines: CallEngines;
   transferNumber?: string;
   healthDetails(): Record<string, unknown>;
@@ -25,6 +35,8 @@ export interface Services {
 export interface ServiceOverrides {
   /** Replace engines (tests: the ASR transcript double; bench). */
   engines?: Partial<CallEngines>;
+  /** An already open store (tests); otherwise the configured one is opened (and closed with the services). */
+  store?: Store;
 }
 
 export async function createServices(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Services> {
@@ -64,12 +76,29 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   }
 
   const clinic = config.dialog.clinicFile ? loadClinicConfig(config.dialog.clinicFile) : defaultClinicConfig();
-  // The embedded demo EMR (until OpenEMR is configured): seeded with demo patients so a demo call can get through.
-  const emr = createMemoryEmr({ clinic, patients: DEMO_PATIENTS });
+  const store = overrides.store ?? (await openStore(storeOptionsFromConfig(config.store, logger.child({ component: 'store' }))));
+  let emr: EmrGateway;
+  let emrForCall: ReceptionistOptions['emr'];
+  let openEmr: OpenEmrService | undefined;
+  if (config.emr.engine === 'openemr') {
+    openEmr = createOpenEmrService({ config, store, clinic, logger: logger.child({ component: 'emr' }) });
+    openEmr.worker.start();
+    const service = openEmr;
+    emr = service.sharedGateway;
+    // Each call gets its own gateway: its id on every audit entry, and the caller-ID prefetch at call start.
+    emrForCall = (context) => {
+      const gateway = service.forCall(context.callId, context.callerNumber);
+      return { gateway, release: () => void gateway.close() };
+    };
+  } else {
+    // The embedded demo EMR: seeded with demo patients so a demo call can get through.
+    emr = createMemoryEmr({ clinic, patients: DEMO_PATIENTS });
+    emrForCall = emr;
+  }
   const llm = config.llm.model
     ? { model: config.llm.model, baseURL: config.llm.baseUrl, apiKey: config.llm.apiKey, firstOutputTimeoutMs: config.llm.firstOutputTimeoutMs }
     : undefined;
-  const dialog = overrides.engines?.dialog ?? createReceptionistPolicy({ clinic, emr, llm, logger: logger.child({ component: 'dialog' }) });
+  const dialog = overrides.engines?.dialog ?? createReceptionistPolicy({ clinic, emr: emrForCall, llm, logger: logger.child({ component: 'dialog' }) });
   const phraseCache = new PhraseCache();
   // Render the clinic's fixed prompts once, in the background, so greetings and menus start from memory.
   // Cacheable replies are cached per sentence (the TTS stage splits them), so warm sentence by sentence.
@@ -78,8 +107,22 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'could not pre-render the fixed prompts'));
 
   const engines: CallEngines = { vad, asr, tts, fallbackTts, dialog, phraseCache };
+  const recordCall = async (record: CallRecord): Promise<void> => {
+    try {
+      await store.calls.start(record.callId);
+      let seq = 0;
+      for (const turn of record.turns) await store.turns.append(record.callId, seq++, turn.speaker, turn.text);
+      await store.calls.end(record.callId, record.outcome);
+    } catch (err) {
+      logger.warn({ callId: record.callId, err: describeError(err) }, 'could not store the call record');
+    }
+  };
+
   return {
     metrics,
+    store,
+    recordCall,
+    emr,
     engines,
     transferNumber: config.twilio.transferNumber ?? clinic.frontDeskNumber,
     healthDetails: () => ({
@@ -93,7 +136,8 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     }),
     close: async () => {
       await warming;
-      await Promise.allSettled([vad.close(), asr.close(), tts.close(), fallbackTts?.close()]);
+      await Promise.allSettled([vad.close(), asr.close(), tts.close(), fallbackTts?.close(), openEmr?.close()]);
+      if (!overrides.store) await store.close();
     },
   };
 }

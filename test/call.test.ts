@@ -56,6 +56,17 @@ call('greets, answers a spoken question, and answers the keypad', async ({ serve
   assert.ok(record.botSentences.length >= 3, 'greeting and replies were played');
   assert.ok(record.botSentences.some((s) => /hour|open/i.test(s.text)), 'the spoken question about hours was answered');
 
+  // The conversation is stored, encrypted at rest: readable through the store, not in the table.
+  let turns = await server.services.store.turns.list(caller.callSid);
+  for (let i = 0; i < 50 && !turns.some((t) => t.speaker === 'caller'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    turns = await server.services.store.turns.list(caller.callSid);
+  }
+  assert.ok(turns.some((t) => t.speaker === 'caller' && t.text === hours.transcript), 'the caller turn is stored');
+  assert.ok(turns.some((t) => t.speaker === 'bot'), 'the bot turns are stored');
+  const raw = await server.services.store.db.selectFrom('turns').selectAll().where('call_id', '=', caller.callSid).execute();
+  assert.not.ok(raw.some((r) => Buffer.from(r.text_enc as unknown as Uint8Array).toString('latin1').includes('hours')), 'no plaintext at rest');
+
   // Every outbound media frame is 20 ms of mu-law.
   assert.ok(caller.received.filter((e) => e.kind === 'media').every((e) => e.bytes === 160));
   // Patient data stays out of the logs: neither the caller's number nor what they said.

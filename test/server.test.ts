@@ -74,7 +74,7 @@ http('after the stream: a transferred call is dialled to the front desk, others 
     });
     return response.text();
   };
-  server.server.registry.ended({ callId: callSid, outcome: 'transfer', botSentences: [], bargeIns: 0, dtmf: 0, malformedFrames: 0 });
+  server.server.registry.ended({ callId: callSid, outcome: 'transfer', turns: [], botSentences: [], bargeIns: 0, dtmf: 0, malformedFrames: 0 });
   assert.match(await post({ CallSid: callSid }), /<Dial[^>]*>\+15550001111<\/Dial>/);
   assert.match(await post({ CallSid: 'CA' + 'c'.repeat(32) }), /<Hangup\/>/);
 });

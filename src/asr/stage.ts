@@ -43,6 +43,9 @@ export class AsrStage extends Stage {
         this.awaitingFinal.push(frame.at);
         this.stream.endUtterance(frame.audio);
       }
+      // A sound over the bot that turned out to be a backchannel ("mm-hmm") is not a turn: a streaming
+      // recognizer must not prepend its words to the caller's next final. (Not while a final is pending.)
+      if (frame.type === 'playout-resume' && this.awaitingFinal.length === 0) this.stream?.reset();
     }
     this.pass(frame, direction);
   }

@@ -24,9 +24,13 @@ import { renderPrompt, type PromptKey } from './prompts.js';
 import { createLlmAssist, type AssistToolCall, type LanguageModelAssist, type LlmOptions } from './llm.js';
 import type { DialogAction, DialogContext, DialogInput, DialogPolicy, DialogSession } from './types.js';
 
+/** The EMR one call talks to, and how to release it when the call ends (per-call audit ids, prefetch). */
+export interface CallEmr { gateway: EmrGateway; release?(): void }
+
 export interface ReceptionistOptions {
   clinic: ClinicConfig;
-  emr: EmrGateway;
+  /** One gateway for every call, or a factory that gives each call its own. */
+  emr: EmrGateway | ((context: DialogContext) => CallEmr);
   now?: () => Date;
   /** Say a filler when an EMR answer is not back within this many ms. */
   fillerAfterMs?: number;
@@ -117,6 +121,7 @@ interface BookingDraft {
 class ReceptionistSession implements DialogSession {
   private readonly clinic: ClinicConfig;
   private readonly emr: EmrGateway;
+  private readonly releaseEmr: (() => void) | undefined;
   private readonly now: () => Date;
   private readonly fillerAfterMs: number;
   private readonly emrTimeoutMs: number;
@@ -156,7 +161,13 @@ class ReceptionistSession implements DialogSession {
     private readonly assist?: LanguageModelAssist,
   ) {
     this.clinic = options.clinic;
-    this.emr = options.emr;
+    if (typeof options.emr === 'function') {
+      const callEmr = options.emr(context);
+      this.emr = callEmr.gateway;
+      this.releaseEmr = callEmr.release;
+    } else {
+      this.emr = options.emr;
+    }
     this.now = options.now ?? (() => new Date());
     this.fillerAfterMs = options.fillerAfterMs ?? 700;
     this.emrTimeoutMs = options.emrTimeoutMs ?? 8_000;
@@ -178,6 +189,7 @@ class ReceptionistSession implements DialogSession {
     this.closed = true;
     this.node = 'ended';
     this.transcript = [];
+    this.releaseEmr?.();
   }
 
   private remember(role: 'caller' | 'assistant', text: string): void {

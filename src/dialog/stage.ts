@@ -14,6 +14,8 @@ export interface DialogStageOptions {
   noInputMs: number;
   /** "ASR final -> dialog reply" hop, in ms (from the caller input's arrival to the first reply). */
   onReplyLatency?(ms: number): void;
+  /** A final transcript the dialog acted on (for the call's encrypted record; never log it). */
+  onCallerUtterance?(text: string): void;
   now?: () => number;
 }
 
@@ -59,6 +61,7 @@ export class DialogStage extends Stage {
         // A streaming recognizer may answer one turn with a final of its own and then an empty one.
         if (frame.text.trim() === '' && this.heardFinalSinceSpeech) return;
         this.heardFinalSinceSpeech = true;
+        if (frame.text.trim()) this.options.onCallerUtterance?.(frame.text);
         return this.enqueue({ type: 'utterance', text: frame.text }, frame.at);
       case 'dtmf':
         return this.enqueue({ type: 'dtmf', digit: frame.digit }, frame.at);
@@ -127,7 +130,6 @@ export class DialogStage extends Stage {
   private async respond({ input, at }: QueuedInput): Promise<void> {
     const controller = new AbortController();
     this.current = controller;
-    const turnId = this.nextTurnId++;
     let replied = false;
     try {
       for await (const action of this.session.respond(input, controller.signal)) {
@@ -135,6 +137,9 @@ export class DialogStage extends Stage {
         if (action.type === 'say') {
           if (!replied && (input.type === 'utterance' || input.type === 'dtmf')) this.options.onReplyLatency?.(this.now() - at);
           replied = true;
+          // One id per reply, not per input: TTS marks the last sentence of each reply, and a shared id would
+          // let the first of two replies release an end-call while the second is still playing.
+          const turnId = this.nextTurnId++;
           this.awaitingPlayedTurn = turnId;
           this.links.down({ type: 'bot-reply', text: action.text, turnId, at: this.now(), cacheable: action.cacheable });
         } else {
@@ -146,6 +151,8 @@ export class DialogStage extends Stage {
       // A failing policy must not leave the caller in silence.
       this.links.error(err);
       if (!controller.signal.aborted && !this.closed) {
+        const turnId = this.nextTurnId++;
+        this.awaitingPlayedTurn = turnId; // the caller hears the apology before the transfer
         this.links.down({
           type: 'bot-reply', turnId, at: this.now(), cacheable: true,
           text: "Sorry, something went wrong on our side. Let me connect you with the front desk.",

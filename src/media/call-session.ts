@@ -52,6 +52,8 @@ export interface BotSentenceRecord { turnId: number; text: string; heardText: st
 export interface CallRecord {
   callId: string;
   outcome: CallOutcome;
+  /** The conversation in order: what the caller said (final transcripts) and what the bot said as heard. */
+  turns: { speaker: 'caller' | 'bot'; text: string }[];
   botSentences: BotSentenceRecord[];
   bargeIns: number;
   dtmf: number;
@@ -81,6 +83,7 @@ export class CallSession {
   private readonly startedAt = performance.now();
   private counters = { framesIn: 0, framesOut: 0, dtmf: 0, bargeIns: 0, stageErrors: 0, malformedFrames: 0 };
   private readonly botSentences: BotSentenceRecord[] = [];
+  private readonly turns: CallRecord['turns'] = [];
 
   private constructor(private readonly params: CallSessionParams) {
     this.latency = new CallLatencyLog(params.metrics);
@@ -113,6 +116,7 @@ export class CallSession {
       callerNumber: this.params.callerNumber,
       noInputMs: config.dialog.noInputSeconds * 1000,
       onReplyLatency: (ms) => this.latency.hop('dialog', ms),
+      onCallerUtterance: (text) => this.turns.push({ speaker: 'caller', text }),
     });
     const stages = [
       new VadStage({ model: engines.vad, config: config.vad, onDecisionLatency: (ms) => this.latency.hop('vad', ms) }),
@@ -180,6 +184,7 @@ export class CallSession {
   private fromPipeline(frame: Frame): void {
     if (frame.type === 'sentence-played') {
       this.botSentences.push({ turnId: frame.turnId, text: frame.text, heardText: frame.heardText, truncated: frame.truncated });
+      if (frame.heardText) this.turns.push({ speaker: 'bot', text: frame.heardText });
       return;
     }
     if (frame.type === 'end-call') {
@@ -203,7 +208,7 @@ export class CallSession {
       latency: this.latency.summary(),
     }, 'call summary');
     this.params.onEnded?.({
-      callId: this.params.callId, outcome, botSentences: this.botSentences,
+      callId: this.params.callId, outcome, turns: this.turns, botSentences: this.botSentences,
       bargeIns: this.counters.bargeIns, dtmf: this.counters.dtmf, malformedFrames: this.counters.malformedFrames,
     });
   }

@@ -169,7 +169,9 @@ export class PlayoutStage extends Stage {
     const now = this.now();
     if (this.playedUntil < now) this.playedUntil = now; // underrun: the caller heard silence meanwhile
     this.forgetPlayed(now);
-    while (this.queue.length > 0 && this.playedUntil - now < this.options.leadMs) {
+    // At least one frame may be ahead, or a lead under 20 ms (config allows 0) would never send anything.
+    const leadMs = Math.max(this.options.leadMs, FRAME_MS);
+    while (this.queue.length > 0 && this.playedUntil - now < leadMs) {
       const item = this.queue.shift()!;
       this.inFlight.push({ item, playAt: this.playedUntil });
       const { sentence } = item;
@@ -189,7 +191,7 @@ export class PlayoutStage extends Stage {
       this.playedUntil += FRAME_MS;
     }
     if (this.queue.length > 0) {
-      const wait = Math.max(1, this.playedUntil - this.options.leadMs - now + 1);
+      const wait = Math.max(1, this.playedUntil - leadMs - now + 1);
       this.timer = setTimeout(() => this.pump(), wait);
     }
   }
@@ -214,8 +216,8 @@ export class PlayoutStage extends Stage {
    * back to the front of the queue, so a resume replays them and an interruption knows what was heard.
    */
   private silenceLine(now: number): boolean {
-    const audible = this.speaking && (this.inFlight.length > 0 || this.playedUntil > now);
     this.forgetPlayed(now);
+    const audible = this.speaking && (this.inFlight.length > 0 || this.playedUntil > now);
     const unplayed = this.inFlight;
     this.inFlight = [];
     for (const { item } of unplayed) {
@@ -280,6 +282,8 @@ export class PlayoutStage extends Stage {
   private setSpeaking(speaking: boolean, at: number): void {
     if (this.speaking === speaking) return;
     this.speaking = speaking;
+    // Turn-taking forgets a pause when the bot stops speaking and will never resume it: neither do we.
+    if (!speaking) this.paused = false;
     this.links.up({ type: 'bot-speaking', speaking, at });
   }
 

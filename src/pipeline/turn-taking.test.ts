@@ -159,6 +159,21 @@ test('bot speaking: a keypad press interrupts (once) and the digit passes on', a
   await h.pipeline.close();
 });
 
+test('a sound held over the bot when a key is pressed stays swallowed after the bot stops', async () => {
+  const h = harness();
+  h.botSpeaking(true);
+  h.quiet(10);
+  h.loud(3); // the key's tone, heard by the VAD
+  h.speechStart();
+  const digit: Frame = { type: 'dtmf', digit: '1', at: h.now };
+  h.pipeline.pushDown(digit);
+  h.botSpeaking(false); // playout stops on the interruption
+  h.quiet(15);
+  h.speechEnd();
+  assert.equal(h.types(), ['interruption', 'dtmf']);
+  await h.pipeline.close();
+});
+
 test('bot silent: a keypad press passes without an interruption', async () => {
   const h = harness();
   const digit: Frame = { type: 'dtmf', digit: '4', at: 5000 };

@@ -77,7 +77,11 @@ export class TurnTakingStage extends Stage {
         return; // a sound heard over the bot: neither a turn nor an interruption
       }
       case 'dtmf':
-        if (this.botSpeaking && !this.interrupted) this.interrupt(frame.at, 'dtmf');
+        if (this.botSpeaking && !this.interrupted) {
+          this.interrupt(frame.at, 'dtmf');
+          // A sound held over the bot when a key is pressed is likely the key's tone: never a turn.
+          if (this.segment && !this.segment.isTurn) this.segment.heldStart = undefined;
+        }
         return this.pass(frame, direction);
       default:
         return this.pass(frame, direction);
@@ -132,10 +136,10 @@ export class TurnTakingStage extends Stage {
 
   /** Makes the open candidate segment a turn, passing on the speech-start held back for it. */
   private releaseHeldStart(): void {
-    if (!this.segment || this.segment.isTurn) return;
-    const held = this.segment.heldStart;
+    const held = this.segment?.heldStart;
+    if (!this.segment || this.segment.isTurn || !held) return;
     this.segment = { isTurn: true };
-    if (held) this.pass(held, 'down');
+    this.pass(held, 'down');
   }
 
   /** Minimum-tracking noise floor: follows quiet windows down at once, creeps up slowly through speech. */

@@ -160,11 +160,12 @@ export class TtsStage extends Stage {
       if (signal.aborted) return;
       startUpTo(index + this.lookahead);
       const sentenceId = `${reply.frame.turnId}.${this.sentenceSeq++}`;
-      const emitted = await this.emitSentence(reply, sentenceId, sentences[index]!, syntheses[index]!);
+      const last = index === sentences.length - 1;
+      const emitted = await this.emitSentence(reply, sentenceId, sentences[index]!, syntheses[index]!, last);
       if (!emitted.ok && index === 0 && emitted.audioFrames === 0 && this.fallbackEngine && this.fallbackEngine !== this.engine) {
         const fallback = this.synthesis(reply, sentences[index]!, this.fallbackEngine, signal);
         // Nothing of this sentence went out, so the fallback's audio can carry the same id.
-        await this.emitSentence(reply, sentenceId, sentences[index]!, fallback);
+        await this.emitSentence(reply, sentenceId, sentences[index]!, fallback, last);
       }
     }
   }
@@ -181,7 +182,7 @@ export class TtsStage extends Stage {
    * that fails before any audio leaves no trace downstream; one that fails midway is closed with its end.
    */
   private async emitSentence(
-    reply: Reply, sentenceId: string, text: string, synthesis: SentenceSynthesis,
+    reply: Reply, sentenceId: string, text: string, synthesis: SentenceSynthesis, lastInReply: boolean,
   ): Promise<{ ok: boolean; audioFrames: number }> {
     const signal = reply.controller.signal;
     const turnId = reply.frame.turnId;
@@ -208,7 +209,7 @@ export class TtsStage extends Stage {
       }
     }
     if (audioFrames > 0 && !signal.aborted) {
-      this.links.down({ type: 'bot-sentence-end', sentenceId, turnId, at: this.now() });
+      this.links.down({ type: 'bot-sentence-end', sentenceId, turnId, at: this.now(), lastInReply });
     }
     return { ok, audioFrames };
   }

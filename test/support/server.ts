@@ -7,6 +7,7 @@ import { loadConfig, type ConfigInput } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { buildServer, type CarevoxServer } from '../../src/server.js';
 import { createServices, type ServiceOverrides, type Services } from '../../src/services.js';
+import { testStoreHandle } from '../../src/store/testing.js';
 
 export interface TestServer {
   baseUrl: string;
@@ -32,7 +33,10 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
   });
   const cfg = loadConfig({}, { ...config, server: { host: '127.0.0.1', port: 0, ...config.server }, log: { level: 'info', ...config.log } });
   const logger = createLogger(cfg.log.level, sink);
-  const services = await createServices(cfg, logger, overrides);
+  // Each test server gets its own store: a fresh copy of a migrated PGlite template (about a second).
+  const storeHandle = testStoreHandle('pglite');
+  const store = overrides.store ?? (await storeHandle.open());
+  const services = await createServices(cfg, logger, { ...overrides, store });
   const server = await buildServer({ config: cfg, logger, ...services });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const address = server.app.server.address();
@@ -44,6 +48,7 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
     close: async () => {
       await server.app.close();
       await services.close();
+      if (!overrides.store) { await store.close(); await storeHandle.destroy(); }
     },
   };
 }

@@ -7,7 +7,7 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/index.js';
-import { CallSession, describeError, type CallSessionParams } from '../call-session.js';
+import { CallSession, describeError, type CallRecord, type CallSessionParams } from '../call-session.js';
 import type { CallRegistry } from '../call-registry.js';
 import { verifyCallToken } from './call-token.js';
 import {
@@ -27,6 +27,8 @@ export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'st
   logger: Logger;
   metrics: Metrics;
   registry: CallRegistry;
+  /** Called once per finished call, after the registry knows its outcome. */
+  onCallEnded?(record: CallRecord): Promise<void>;
 }
 
 export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): void {
@@ -90,7 +92,10 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
           sendClear: () => send(serializeClear(message.streamSid)),
           endStream: () => { if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended'); },
         },
-        onEnded: (record) => deps.registry.ended(record),
+        onEnded: (record) => {
+          deps.registry.ended(record);
+          void deps.onCallEnded?.(record);
+        },
       });
     } catch (err) {
       starting = false;
