@@ -2,10 +2,10 @@
 // Runs every uvu suite (src/**/*.test.ts, test/**/*.test.ts) in one Node process with tsx's loader,
 // then restates uvu's own totals as the plain line `N passed, N failed` that CI reads.
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
-const require = createRequire(import.meta.url);
-const uvuBin = require.resolve('uvu/bin.js');
+// uvu's package exports do not include its CLI, so point at the file itself.
+const uvuBin = fileURLToPath(new URL('../node_modules/uvu/bin.js', import.meta.url));
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
 const dirs = ['src', 'test'];
 

@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics/index.js';
 import type { CallEngines, CallRecord } from './media/call-session.js';
 import { CallRegistry } from './media/call-registry.js';
+import type { SharedState } from './emr/shared-state.js';
 import { handleTwilioStream } from './media/twilio/transport.js';
 import { issueCallToken } from './media/twilio/call-token.js';
 import { verifyTwilioSignature } from './media/twilio/signature.js';
@@ -26,6 +27,8 @@ export interface ServerDeps {
   transferNumber?: string;
   /** What /health reports about the engines (e.g. keypad fallback because a model is missing). */
   healthDetails(): Record<string, unknown>;
+  /** State shared by the nodes (Redis when configured): the after-stream webhook may reach another node. */
+  sharedState: SharedState;
   /** Called once per finished call (persist it). */
   recordCall?(record: CallRecord): Promise<void>;
 }
@@ -37,7 +40,7 @@ export interface CarevoxServer {
 
 export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   const { config, logger, metrics } = deps;
-  const registry = new CallRegistry();
+  const registry = new CallRegistry(deps.sharedState);
   const app: FastifyInstance = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }), // webhook bodies carry patient data
@@ -73,7 +76,7 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   app.post('/twilio/after-stream', async (req, reply) => {
     const params = formParams(req);
     if (!verifyWebhook(req, params)) return reply.code(403).send('invalid Twilio signature');
-    const outcome = params.CallSid ? registry.takeOutcome(params.CallSid) : undefined;
+    const outcome = params.CallSid ? await registry.takeOutcome(params.CallSid) : undefined;
     const transferTo = deps.transferNumber;
     if ((outcome === 'transfer' || outcome === 'error') && transferTo) return reply.type('text/xml').send(dialTwiml(transferTo));
     return reply.type('text/xml').send('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>');

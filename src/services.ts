@@ -13,7 +13,7 @@ import { createTtsEngine, FliteTtsEngine, PhraseCache, splitSentences, type TtsE
 import { createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig } from './dialog/index.js';
 import { createMemoryEmr, DEMO_PATIENTS } from './emr/memory.js';
 import type { EmrGateway } from './emr/types.js';
-import { createOpenEmrService, type OpenEmrService } from './emr/index.js';
+import { createOpenEmrService, MemorySharedState, RedisSharedState, type OpenEmrService, type SharedState } from './emr/index.js';
 import { openStore, storeOptionsFromConfig, type Store } from './store/index.js';
 import type { ReceptionistOptions } from './dialog/index.js';
 import type { CallRecord } from './media/call-session.js';
@@ -21,6 +21,8 @@ import { describeError } from './media/call-session.js';
 
 export interface Services {
   metrics: Metrics;
+  /** Cross-node state: Redis when REDIS_URL is set, memory otherwise. */
+  sharedState: SharedState;
   store: Store;
   /** Persists a finished call: the call row, then its turns, encrypted. Never throws; never logs the text. */
   recordCall(record: CallRecord): Promise<void>;
@@ -107,6 +109,10 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'could not pre-render the fixed prompts'));
 
   const engines: CallEngines = { vad, asr, tts, fallbackTts, dialog, phraseCache };
+  const sharedState: SharedState = config.redis.url
+    ? new RedisSharedState(config.redis.url, 'carevox:', logger.child({ component: 'redis' }))
+    : new MemorySharedState();
+
   const recordCall = async (record: CallRecord): Promise<void> => {
     try {
       await store.calls.start(record.callId);
@@ -120,6 +126,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
 
   return {
     metrics,
+    sharedState,
     store,
     recordCall,
     emr,
@@ -137,6 +144,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     close: async () => {
       await warming;
       await Promise.allSettled([vad.close(), asr.close(), tts.close(), fallbackTts?.close(), openEmr?.close()]);
+      await sharedState.close();
       if (!overrides.store) await store.close();
     },
   };

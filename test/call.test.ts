@@ -140,6 +140,8 @@ call('a word too short to barge in pauses the bot, which then resumes where the 
   await caller.waitFor('greeting audio', () => caller.mediaCount() > 40);
   await caller.say(word);
   await caller.waitFor('clear', () => caller.received.some((e) => e.kind === 'clear'), 2000);
+  const clearAt = caller.received.find((e) => e.kind === 'clear')!.at;
+  await caller.waitFor('the bot to resume', () => caller.received.some((e) => e.kind === 'media' && e.at > clearAt), 3000);
   await waitForBotQuiet(caller);
   await caller.hangUp();
   await caller.waitFor('call record', () => server.server.registry.finished(caller.callSid) !== undefined, 5000);

@@ -79,6 +79,24 @@ http('after the stream: a transferred call is dialled to the front desk, others 
   assert.match(await post({ CallSid: 'CA' + 'c'.repeat(32) }), /<Hangup\/>/);
 });
 
+http('with REDIS_URL, the after-stream webhook routes a transfer decided on another node', async () => {
+  const config = { redis: { url: 'redis://127.0.0.1:6379' }, twilio: { transferNumber: '+15550002222' } };
+  const nodeA = await startTestServer(config);
+  const nodeB = await startTestServer(config);
+  try {
+    const callSid = `CA${Date.now()}${Math.random().toString(16).slice(2, 10)}`;
+    nodeA.server.registry.ended({ callId: callSid, outcome: 'transfer', turns: [], botSentences: [], bargeIns: 0, dtmf: 0, malformedFrames: 0 });
+    await new Promise((r) => setTimeout(r, 100));
+    const response = await fetch(`${nodeB.baseUrl}/twilio/after-stream`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ CallSid: callSid }).toString(),
+    });
+    assert.match(await response.text(), /<Dial[^>]*>\+15550002222<\/Dial>/);
+  } finally {
+    await nodeA.close();
+    await nodeB.close();
+  }
+});
+
 http.run();
 
 const stream = suite<{ server: TestServer }>('twilio stream', { server: undefined as unknown as TestServer });

@@ -41,7 +41,12 @@ export interface ReceivedEvent { kind: 'media' | 'mark' | 'clear'; at: number; n
 
 type PlayItem = { kind: 'audio'; bytes: Uint8Array } | { kind: 'mark'; name: string };
 
-let callCounter = 0;
+let sidCounter = 0;
+/** Twilio-shaped ids (prefix + 32 hex), unique within and across test processes. */
+function uniqueSid(prefix: string): string {
+  sidCounter++;
+  return prefix + (process.pid.toString(16) + Date.now().toString(16) + sidCounter.toString(16).padStart(8, '0')).padStart(32, '0').slice(-32);
+}
 
 export class TwilioCaller {
   readonly callSid: string;
@@ -70,15 +75,14 @@ export class TwilioCaller {
   private readonly noiseLevel: number;
 
   private constructor(readonly options: DialOptions, readonly streamUrl: string, readonly parameters: Record<string, string>) {
-    callCounter++;
-    this.callSid = options.callSid ?? `CA${String(callCounter).padStart(32, '0')}`;
-    this.streamSid = `MZ${String(callCounter).padStart(32, '0')}`;
+    this.callSid = options.callSid ?? uniqueSid('CA');
+    this.streamSid = uniqueSid('MZ');
     this.noiseLevel = options.noiseLevel ?? 700;
   }
 
   /** POSTs the voice webhook, then opens the stream the TwiML points at. */
   static async dial(options: DialOptions): Promise<TwilioCaller> {
-    const callSid = options.callSid ?? `CA${String(callCounter + 1).padStart(32, '0')}`;
+    const callSid = options.callSid ?? uniqueSid('CA');
     const params = { CallSid: callSid, AccountSid: 'AC' + '0'.repeat(32), From: options.from ?? '+15551230000', To: '+15559870000', CallStatus: 'ringing', Direction: 'inbound' };
     const { twiml } = await postVoiceWebhook(options, params);
     const stream = parseStreamTwiml(twiml);
