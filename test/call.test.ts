@@ -47,10 +47,7 @@ call('greets, answers a spoken question, and answers the keypad', async ({ serve
   const beforeKey = caller.received.length;
   caller.pressDigit('7'); // hours and location on the main menu
   await caller.waitFor('a keypad reply', () => caller.mediaCount(beforeKey) > 25, 10_000);
-  await caller.hangUp();
-
-  await caller.waitFor('call record', () => server.server.registry.finished(caller.callSid) !== undefined, 5000);
-  const record = server.server.registry.finished(caller.callSid)!;
+  const record = await server.hangUp(caller);
   assert.is(record.outcome, 'caller-hung-up');
   assert.is(record.dtmf, 1);
   assert.ok(record.botSentences.length >= 3, 'greeting and replies were played');
@@ -89,9 +86,7 @@ call('barge-in: caller speech clears the bot and truncates the sentence being he
   assert.ok(clear.at - onset < 1000, `clear came ${Math.round(clear.at - onset)} ms after speech onset`);
   // The interrupting speech is the caller's next turn and gets an answer.
   await caller.waitFor('reply after barge-in', () => caller.received.some((e) => e.kind === 'media' && e.at > clear.at + 100), 10_000);
-  await caller.hangUp();
-  await caller.waitFor('call record', () => server.server.registry.finished(caller.callSid) !== undefined, 5000);
-  const record = server.server.registry.finished(caller.callSid)!;
+  const record = await server.hangUp(caller);
   assert.is(record.bargeIns, 1);
   const truncated = record.botSentences.find((s) => s.truncated);
   assert.ok(truncated, 'the interrupted sentence is recorded as truncated');
@@ -106,9 +101,7 @@ call('a cough over the bot changes nothing: no clear, the greeting plays on', as
   await waitForBotQuiet(caller);
   assert.not.ok(caller.received.some((e) => e.kind === 'clear'), 'no clear was sent');
   assert.ok(caller.echoedMarks.length >= 1 && caller.echoedMarks.every((m) => !m.cleared), 'every sentence played');
-  await caller.hangUp();
-  await caller.waitFor('call record', () => server.server.registry.finished(caller.callSid) !== undefined, 5000);
-  const record = server.server.registry.finished(caller.callSid)!;
+  const record = await server.hangUp(caller);
   assert.is(record.bargeIns, 0);
   assert.not.ok(record.botSentences.some((s) => s.truncated));
 });
@@ -118,9 +111,7 @@ call('a "hmm" over the bot does not interrupt it', async ({ server }) => {
   await caller.waitFor('greeting audio', () => caller.mediaCount() > 40);
   await caller.say(hmm.samples);
   await waitForBotQuiet(caller);
-  await caller.hangUp();
-  await caller.waitFor('call record', () => server.server.registry.finished(caller.callSid) !== undefined, 5000);
-  const record = server.server.registry.finished(caller.callSid)!;
+  const record = await server.hangUp(caller);
   assert.is(record.bargeIns, 0, 'not a barge-in');
   assert.not.ok(record.botSentences.some((s) => s.truncated), 'no sentence was cut off');
   assert.not.ok(caller.received.some((e) => e.kind === 'clear'), 'no clear was sent');
@@ -143,9 +134,7 @@ call('a word too short to barge in pauses the bot, which then resumes where the 
   const clearAt = caller.received.find((e) => e.kind === 'clear')!.at;
   await caller.waitFor('the bot to resume', () => caller.received.some((e) => e.kind === 'media' && e.at > clearAt), 3000);
   await waitForBotQuiet(caller);
-  await caller.hangUp();
-  await caller.waitFor('call record', () => server.server.registry.finished(caller.callSid) !== undefined, 5000);
-  const record = server.server.registry.finished(caller.callSid)!;
+  const record = await server.hangUp(caller);
   assert.is(record.bargeIns, 0, 'not a barge-in');
   assert.not.ok(record.botSentences.some((s) => s.truncated), 'no sentence was cut off');
   // Everything the quiet caller heard, this caller heard too: the unplayed part was sent again.

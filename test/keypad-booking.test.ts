@@ -44,9 +44,7 @@ test('books an appointment by keypad only over the Twilio WebSocket', async () =
     await waitForBotQuiet(caller);
     const after = await server.services.emr.listAppointments(ALEX.id);
     assert.is(after.length, before.length + 1, 'exactly one appointment was booked');
-    await caller.hangUp();
-    await caller.waitFor('call record', () => server.server.registry.finished(caller.callSid) !== undefined, 5000);
-    const said = server.server.registry.finished(caller.callSid)!.botSentences.map((s) => s.text).join(' ');
+    const said = (await server.hangUp(caller)).botSentences.map((s) => s.text).join(' ');
     assert.match(said, /You are all set/, 'the caller heard the booking confirmed');
     assert.not.ok(server.rawLogs().includes('Rivera'), 'the patient name is not logged');
   } finally {

@@ -8,6 +8,8 @@ import { createLogger } from '../../src/log.js';
 import { buildServer, type CarevoxServer } from '../../src/server.js';
 import { createServices, type ServiceOverrides, type Services } from '../../src/services.js';
 import { testStoreHandle } from '../../src/store/testing.js';
+import type { CallRecord } from '../../src/media/call-session.js';
+import type { TwilioCaller } from './twilio-caller.js';
 
 export interface TestServer {
   baseUrl: string;
@@ -17,6 +19,8 @@ export interface TestServer {
   logs: Record<string, unknown>[];
   /** The raw log text (for "this never appears in logs" checks). */
   rawLogs(): string;
+  /** Hangs the caller up and returns the server's record of the call once it is torn down. */
+  hangUp(caller: TwilioCaller): Promise<CallRecord>;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,11 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
     baseUrl: `http://127.0.0.1:${address.port}`,
     server, services, logs,
     rawLogs: () => raw.join(''),
+    hangUp: async (caller) => {
+      await caller.hangUp();
+      await caller.waitFor('call record', () => server.registry.finished(caller.callSid) !== undefined, 5000);
+      return server.registry.finished(caller.callSid)!;
+    },
     close: async () => {
       await server.app.close();
       await services.close();

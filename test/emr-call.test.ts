@@ -1,0 +1,89 @@
+/**
+ * Full calls over the Twilio WebSocket with EMR_ENGINE=openemr against the local OpenEMR double: the call keeps
+ * talking when OpenEMR is down or slow (the EMR is never on the audio path).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DOUBLE_MAPPING, startOpenEmrDouble, type OpenEmrDouble } from '../src/emr/index.js';
+import { startTestServer, type TestServer } from './support/server.js';
+import { TwilioCaller } from './support/twilio-caller.js';
+
+const JANE = '+15555550101'; // a patient seeded in the OpenEMR double
+
+const emrCall = suite<{ double: OpenEmrDouble; server: TestServer }>('call with OpenEMR', {} as { double: OpenEmrDouble; server: TestServer });
+
+emrCall.before(async (ctx) => {
+  ctx.double = await startOpenEmrDouble();
+  const mappingFile = join(mkdtempSync(join(tmpdir(), 'carevox-mapping-')), 'mapping.json');
+  writeFileSync(mappingFile, JSON.stringify(DOUBLE_MAPPING));
+  ctx.server = await startTestServer({
+    emr: {
+      engine: 'openemr', baseUrl: ctx.double.url, allowInsecureHttp: true, mappingFile, requestTimeoutMs: 1500,
+      clientId: ctx.double.client.clientId, clientSecret: ctx.double.client.clientSecret,
+      username: ctx.double.apiUser.username, password: ctx.double.apiUser.password,
+    },
+  });
+});
+emrCall.after(async (ctx) => {
+  await ctx.server.close();
+  await ctx.double.close();
+});
+
+async function botAnswers(caller: TwilioCaller, digits: string): Promise<void> {
+  for (const digit of digits) { caller.pressDigit(digit); await caller.pause(120); }
+  const from = caller.received.length;
+  await caller.waitFor('the bot to answer', () => caller.mediaCount(from) > 25, 10_000);
+}
+
+async function untilQuiet(caller: TwilioCaller): Promise<void> {
+  await caller.waitFor('bot quiet', () => caller.bufferedMs === 0 && performance.now() - (caller.received.at(-1)?.at ?? 0) > 400, 60_000);
+}
+
+emrCall('OpenEMR down: the caller is told honestly and offered a fallback; the call goes on', async ({ double, server }) => {
+  double.faults.down = true;
+  try {
+    const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: JANE });
+    await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
+    await botAnswers(caller, '2'); // hear my appointments: needs the EMR (the caller-ID lookup already failed)
+    await botAnswers(caller, '5555550101#'); // the number on file, as asked: the lookup fails again
+    await untilQuiet(caller);
+    assert.ok(caller.isOpen, 'still connected');
+    const record = await server.hangUp(caller);
+    const said = record.botSentences.map((s) => s.text).join(' ');
+    assert.ok(/cannot reach our scheduling system|take a message|front desk/i.test(said), said);
+  } finally {
+    double.faults.down = false;
+  }
+});
+
+emrCall('OpenEMR slow (5 s): a filler is said at once, the caller never hears dead air', async ({ double, server }) => {
+  const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: JANE });
+  await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
+  await untilQuiet(caller);
+  await botAnswers(caller, '2'); // hear my appointments: first confirm who is calling
+  await untilQuiet(caller);
+  await botAnswers(caller, '02031980'); // identified; the appointment list was prefetched at call start
+  await botAnswers(caller, '1'); // yes, book one
+  await botAnswers(caller, '1'); // appointment type
+  await botAnswers(caller, '9'); // any provider
+  await untilQuiet(caller);
+  double.faults.latencyMs = 5000;
+  try {
+    const pressedAt = performance.now();
+    caller.pressDigit('1'); // first available time: an availability search, slow now
+    await caller.waitFor('the bot to answer', () => caller.received.some((e) => e.kind === 'media' && e.at > pressedAt), 3000);
+    const firstAudio = caller.received.find((e) => e.kind === 'media' && e.at > pressedAt)!.at;
+    assert.ok(firstAudio - pressedAt < 2000, `the bot spoke ${Math.round(firstAudio - pressedAt)} ms after the key`);
+    await untilQuiet(caller);
+    const record = await server.hangUp(caller);
+    const said = record.botSentences.map((s) => s.text).join(' ');
+    assert.ok(/One moment/.test(said), said);
+  } finally {
+    double.faults.latencyMs = 0;
+  }
+});
+
+emrCall.run();
