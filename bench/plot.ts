@@ -13,9 +13,9 @@ interface Report {
   bargeIn: { server: Summary; caller: Summary };
 }
 
-const WIDTH = 900;
+const WIDTH = 980;
 const ROW = 34;
-const LEFT = 300;
+const LEFT = 340;
 const RIGHT = 40;
 const TOP = 60;
 const MIN_MS = 0.1;

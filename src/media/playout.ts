@@ -93,7 +93,10 @@ export class PlayoutStage extends Stage {
         const sentence = this.sentences.get(frame.sentenceId);
         if (!sentence || sentence.state === 'done') return; // audio of a dropped sentence
         if (!this.measuredTurns.has(frame.turnId) && !this.firstAudioAt.has(frame.turnId)) {
-          this.firstAudioAt.set(frame.turnId, frame.at);
+          // Only a reply that finds the line free is timed: one queued behind audio still playing waits for
+          // that audio to be heard, which is playback, not latency.
+          if (this.queue.length === 0 && !this.paused && this.playedUntil <= this.now()) this.firstAudioAt.set(frame.turnId, frame.at);
+          else this.measuredTurns.add(frame.turnId);
         }
         this.enqueueAudio(sentence, this.toMuLaw(frame.audio));
         return this.pump();
