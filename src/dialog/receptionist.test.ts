@@ -104,6 +104,17 @@ test('corrections: "no, friday" at the confirmation and a provider change at the
   assert.equal(booked.map((b) => [b.providerId, b.date]), [['nguyen', '2026-11-27']]);
 });
 
+test('a line without speech recognition hears the keypad menu right after the greeting, and the notice once', async () => {
+  const c = conversation({ callerNumber: UNKNOWN, speechAvailable: false });
+  const greeting = spoken(await c.start());
+  assert.match(greeting, 'Thank you for calling');
+  assert.match(greeting, 'cannot understand speech');
+  assert.match(greeting, 'To book an appointment, press 1');
+  const afterSpeech = spoken(await c.send({ type: 'speech-unavailable', reason: 'no-asr' }));
+  assert.not.match(afterSpeech, 'cannot understand speech', 'the notice is not repeated');
+  assert.match(afterSpeech, 'press 1');
+});
+
 test('keypad only: no speech recognition, phone number + DOB by keypad, book, confirm, hang up', async () => {
   const c = conversation({ callerNumber: UNKNOWN });
   await c.start();

@@ -237,6 +237,12 @@ class ReceptionistSession implements DialogSession {
       this.callerLookup = this.guard(() => this.emr.findPatientsByPhone(number));
     }
     turn.say(this.p('greeting'));
+    if (this.context.speechAvailable === false) {
+      // No recognizer on this line: say so once, up front, and go straight to the keypad menus.
+      this.speechUnavailable = true;
+      this.keypadMode = true;
+      turn.say(this.p('keypadOnly'));
+    }
     this.goto('main', turn);
   }
 

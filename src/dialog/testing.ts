@@ -24,6 +24,8 @@ export const TEST_APPOINTMENTS: Appointment[] = [
 ];
 
 export interface ConversationOptions {
+  /** As the call session reports it: false when the line has no speech recognition. */
+  speechAvailable?: boolean;
   clinic?: ClinicConfig;
   callerNumber?: string;
   emr?: Partial<MemoryEmrOptions>;
@@ -46,7 +48,7 @@ export function conversation(options: ConversationOptions = {}): Conversation {
   const now = () => TEST_NOW;
   const emr = createMemoryEmr({ clinic, patients: TEST_PATIENTS, appointments: TEST_APPOINTMENTS, now, ...options.emr });
   const policy = createReceptionistPolicy({ clinic, emr, now, fillerAfterMs: 100, emrTimeoutMs: 1_000, ...options.policy });
-  const session = policy.createSession({ callId: 'test-call', callerNumber: options.callerNumber });
+  const session = policy.createSession({ callId: 'test-call', callerNumber: options.callerNumber, speechAvailable: options.speechAvailable });
   const send = async (input: DialogInput, signal = new AbortController().signal) => {
     const actions: DialogAction[] = [];
     for await (const action of session.respond(input, signal)) actions.push(action);

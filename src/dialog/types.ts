@@ -28,6 +28,8 @@ export interface DialogSession {
 export interface DialogContext {
   callId: string;
   callerNumber?: string;
+  /** False when the call has no speech recognition: keypad menus from the first prompt. */
+  speechAvailable?: boolean;
 }
 
 export interface DialogPolicy {

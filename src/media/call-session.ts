@@ -112,7 +112,9 @@ export class CallSession {
       this.converters.push(converter);
       convertersByRate.set(rate, converter);
     }
-    this.dialogStage = new DialogStage(engines.dialog.createSession({ callId: this.params.callId, callerNumber: this.params.callerNumber }), {
+    this.dialogStage = new DialogStage(engines.dialog.createSession({
+      callId: this.params.callId, callerNumber: this.params.callerNumber, speechAvailable: engines.asr.available,
+    }), {
       callerNumber: this.params.callerNumber,
       noInputMs: config.dialog.noInputSeconds * 1000,
       onReplyLatency: (ms) => this.latency.hop('dialog', ms),
