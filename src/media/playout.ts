@@ -19,6 +19,10 @@ export const FRAME_BYTES = (PIPELINE_SAMPLE_RATE / 1000) * FRAME_MS; // 160 mu-l
 /** Converts PCM at some rate to the 8 kHz telephone rate; stateful per call. */
 export interface RateConverter {
   process(samples: Int16Array): Int16Array;
+  /** The filter's tail, and a fresh stream after it (end of a sentence). */
+  flush?(): Int16Array;
+  /** Drops buffered audio (an interruption: nothing of it may leak into the next reply). */
+  reset?(): void;
 }
 
 export interface PlayoutOptions {
@@ -41,6 +45,8 @@ interface SentenceState {
   sentMs: number;
   /** Audio received so far, in ms (the sentence's length once complete). */
   knownMs: number;
+  /** PCM rate of the sentence's audio when it needed converting (its converter is flushed at the end). */
+  convertedRate: number | null;
   /** Name of the mark whose echo means "played" (renamed when a pause makes us send it again). */
   markName: string | null;
   marksSent: number;
@@ -86,7 +92,7 @@ export class PlayoutStage extends Stage {
       case 'bot-sentence-start':
         this.sentences.set(frame.sentenceId, {
           id: frame.sentenceId, text: frame.text, turnId: frame.turnId, lastInReply: false,
-          sentMs: 0, knownMs: 0, markName: null, marksSent: 0, state: 'queued',
+          sentMs: 0, knownMs: 0, convertedRate: null, markName: null, marksSent: 0, state: 'queued',
         });
         return;
       case 'bot-audio': {
@@ -98,13 +104,15 @@ export class PlayoutStage extends Stage {
           if (this.queue.length === 0 && !this.paused && this.playedUntil <= this.now()) this.firstAudioAt.set(frame.turnId, frame.at);
           else this.measuredTurns.add(frame.turnId);
         }
-        this.enqueueAudio(sentence, this.toMuLaw(frame.audio));
+        this.enqueueAudio(sentence, this.toMuLaw(frame.audio, sentence));
         return this.pump();
       }
       case 'bot-sentence-end': {
         const sentence = this.sentences.get(frame.sentenceId);
         if (!sentence || sentence.state === 'done') return;
         sentence.lastInReply = frame.lastInReply ?? false;
+        const tail = sentence.convertedRate === null ? undefined : this.options.convertersByRate.get(sentence.convertedRate)?.flush?.();
+        if (tail && tail.length > 0) this.enqueueAudio(sentence, muLawEncode(tail));
         this.flushCarry(sentence);
         this.queue.push({ kind: 'mark', sentence });
         return this.pump();
@@ -124,13 +132,14 @@ export class PlayoutStage extends Stage {
     }
   }
 
-  private toMuLaw(audio: TtsAudio): Uint8Array {
+  private toMuLaw(audio: TtsAudio, sentence: SentenceState): Uint8Array {
     if (audio.format === 'mulaw8k') return audio.bytes;
     let pcm = audio.samples;
     if (audio.sampleRate !== PIPELINE_SAMPLE_RATE) {
       const converter = this.options.convertersByRate.get(audio.sampleRate);
       if (!converter) throw new Error(`playout: no rate converter for ${audio.sampleRate} Hz audio`);
       pcm = converter.process(pcm);
+      sentence.convertedRate = audio.sampleRate;
     }
     return muLawEncode(pcm);
   }
@@ -256,6 +265,7 @@ export class PlayoutStage extends Stage {
     this.inFlight = [];
     this.carry = null;
     this.firstAudioAt.clear();
+    for (const converter of this.options.convertersByRate.values()) converter.reset?.();
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (heard) {
       this.links.up({
