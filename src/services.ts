@@ -9,7 +9,9 @@ import { createMetrics, type Metrics } from './metrics/index.js';
 import type { CallEngines } from './media/call-session.js';
 import { loadSileroVad } from './vad/index.js';
 import { createAsrEngine } from './asr/index.js';
-import { createTtsEngine, FliteTtsEngine, PhraseCache, splitSentences, type TtsEngine } from './tts/index.js';
+import {
+  createTtsEngine, FallbackTtsEngine, FliteTtsEngine, logTtsFallback, PhraseCache, splitSentences, type TtsEngine,
+} from './tts/index.js';
 import { createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig } from './dialog/index.js';
 import { createMemoryEmr, DEMO_PATIENTS } from './emr/memory.js';
 import type { EmrGateway } from './emr/types.js';
@@ -54,25 +56,27 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   }
 
   let tts: TtsEngine;
-  let fallbackTts: TtsEngine | undefined;
+  let ttsHealth: Record<string, unknown>;
   if (overrides.engines?.tts) {
     tts = overrides.engines.tts;
+    ttsHealth = { engine: tts.name, voice: tts.voice };
   } else {
     const flite = await FliteTtsEngine.create({
       voice: config.tts.engine === 'flite' ? config.tts.voice : 'kal',
       processes: config.tts.fliteProcesses,
     });
-    if (config.tts.engine === 'flite') {
-      tts = flite;
-    } else {
+    tts = flite;
+    ttsHealth = { engine: flite.name, voice: flite.voice };
+    if (config.tts.engine !== 'flite') {
       try {
-        tts = await createTtsEngine(config.tts);
-        fallbackTts = flite;
+        const primary = await createTtsEngine(config.tts, { modelsDir: config.models.dir });
+        // Any sentence the primary cannot speak (error, stall, garbage) is spoken by flite instead.
+        tts = new FallbackTtsEngine(primary, flite, { onFallback: logTtsFallback(logger.child({ component: 'tts' })) });
+        ttsHealth = { engine: primary.name, voice: primary.voice, fallback: flite.name };
       } catch (err) {
         const note = `TTS engine ${config.tts.engine} unavailable (${describeError(err).message}): speaking with flite`;
         notes.push(note);
         logger.warn(note);
-        tts = flite;
       }
     }
   }
@@ -108,7 +112,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   const warming = phraseCache.warm(tts, prompts.flatMap((text) => splitSentences(text)))
     .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'could not pre-render the fixed prompts'));
 
-  const engines: CallEngines = { vad, asr, tts, fallbackTts, dialog, phraseCache };
+  const engines: CallEngines = { vad, asr, tts, dialog, phraseCache };
   const sharedState: SharedState = config.redis.url
     ? new RedisSharedState(config.redis.url, 'carevox:', logger.child({ component: 'redis' }))
     : new MemorySharedState();
@@ -136,14 +140,14 @@ export async function createServices(config: Config, logger: Logger, overrides: 
       engines: {
         vad: vad.name,
         asr: { engine: asr.name, available: asr.available, reason: asr.unavailableReason },
-        tts: { engine: tts.name, voice: tts.voice, fallback: fallbackTts?.name },
+        tts: ttsHealth,
         dialog: dialog.name,
       },
       fallbacks: notes,
     }),
     close: async () => {
       await warming;
-      await Promise.allSettled([vad.close(), asr.close(), tts.close(), fallbackTts?.close(), openEmr?.close()]);
+      await Promise.allSettled([vad.close(), asr.close(), tts.close(), openEmr?.close()]);
       await sharedState.close();
       if (!overrides.store) await store.close();
     },
