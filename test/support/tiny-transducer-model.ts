@@ -15,6 +15,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bytesField, concat, intField, msg, strField, type Field } from './protobuf-writer.js';
 
 /** Mean log-mel energy above which a frame counts as loud (digital silence is about -15.9, a -15 dBFS tone about +1). */
 export const TINY_TRANSDUCER_LOUDNESS_THRESHOLD = -6;
@@ -103,36 +104,10 @@ function model(graph: Field, metadata: Record<string, string>): Uint8Array {
   ]);
 }
 
-// ---- minimal protobuf writer (onnx.proto field numbers) ----
+// ---- ONNX tensor element types (onnx.proto TensorProto.DataType) ----
 
-type Field = Uint8Array;
 const FLOAT = 1;
 const INT64 = 7;
-
-function varint(value: number | bigint): number[] {
-  let v = BigInt.asUintN(64, BigInt(value));
-  const out: number[] = [];
-  do {
-    let byte = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v !== 0n) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0n);
-  return out;
-}
-function key(field: number, wireType: number): number[] { return varint((field << 3) | wireType); }
-function intField(field: number, value: number | bigint): Field { return Uint8Array.from([...key(field, 0), ...varint(value)]); }
-function bytesField(field: number, bytes: Uint8Array): Field {
-  return concat([Uint8Array.from([...key(field, 2), ...varint(bytes.length)]), bytes]);
-}
-function strField(field: number, value: string): Field { return bytesField(field, new TextEncoder().encode(value)); }
-function msg(field: number, ...parts: Field[]): Field { return bytesField(field, concat(parts)); }
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
 /** ValueInfoProto: name + tensor type with fixed or symbolic dims. */
 function valueInfo(field: number, name: string, elemType: number, dims: Array<number | string>): Field {
   const dimFields = dims.map((d) => msg(1, typeof d === 'number' ? intField(1, d) : strField(2, d)));

@@ -12,6 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bytesField, concat, intField, msg, strField, type Field } from './protobuf-writer.js';
 
 export const TINY_VITS_SAMPLES_PER_TOKEN = 256;
 export const TINY_VITS_GAIN = 0.004;
@@ -123,35 +124,8 @@ function buildKokoroModel(): Uint8Array {
   ]);
 }
 
-// ---- minimal protobuf writer ----
+// ---- ONNX tensor element types (onnx.proto TensorProto.DataType) ----
 
-type Field = Uint8Array;
-
-function varint(value: number | bigint): number[] {
-  let v = BigInt.asUintN(64, BigInt(value));
-  const out: number[] = [];
-  do {
-    let byte = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v !== 0n) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0n);
-  return out;
-}
-
-function key(field: number, wireType: number): number[] { return varint((field << 3) | wireType); }
-function intField(field: number, value: number | bigint): Field { return Uint8Array.from([...key(field, 0), ...varint(value)]); }
-function bytesField(field: number, bytes: Uint8Array): Field {
-  return concat([Uint8Array.from([...key(field, 2), ...varint(bytes.length)]), bytes]);
-}
-function strField(field: number, value: string): Field { return bytesField(field, new TextEncoder().encode(value)); }
-function msg(field: number, ...parts: Field[]): Field { return bytesField(field, concat(parts)); }
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
 
 const FLOAT = 1;
 const INT64 = 7;
