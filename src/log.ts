@@ -22,3 +22,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     timestamp: pino.stdTimeFunctions.isoTime,
   }, destination);
 }
+
+/** An error as a log field: its class and message only (stacks and causes can quote request data). */
+export function describeError(err: unknown): { kind: string; message: string } {
+  if (err instanceof Error) return { kind: err.name, message: err.message };
+  return { kind: typeof err, message: String(err) };
+}

@@ -4,22 +4,22 @@
  * replaced by its documented fallback (keypad menus for ASR, flite for TTS) and /health says so.
  */
 import type { Config } from './config/index.js';
-import type { Logger } from './log.js';
+import { describeError, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
-import type { CallEngines } from './media/call-session.js';
+import type { CallEngines, CallRecord } from './media/call-session.js';
 import { loadSileroVad } from './vad/index.js';
 import { createAsrEngine } from './asr/index.js';
 import {
   createTtsEngine, FallbackTtsEngine, FliteTtsEngine, logTtsFallback, PhraseCache, splitSentences, type TtsEngine,
 } from './tts/index.js';
-import { createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig } from './dialog/index.js';
-import { createMemoryEmr, DEMO_PATIENTS } from './emr/memory.js';
-import type { EmrGateway } from './emr/types.js';
-import { createOpenEmrService, MemorySharedState, RedisSharedState, type OpenEmrService, type SharedState } from './emr/index.js';
+import {
+  createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig, type ReceptionistOptions,
+} from './dialog/index.js';
+import {
+  createMemoryEmr, createOpenEmrService, DEMO_PATIENTS, MemorySharedState, RedisSharedState,
+  type EmrGateway, type OpenEmrService, type SharedState,
+} from './emr/index.js';
 import { openStore, storeOptionsFromConfig, type Store } from './store/index.js';
-import type { ReceptionistOptions } from './dialog/index.js';
-import type { CallRecord } from './media/call-session.js';
-import { describeError } from './media/call-session.js';
 
 export interface Services {
   metrics: Metrics;
@@ -110,7 +110,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   // Cacheable replies are cached per sentence (the TTS stage splits them), so warm sentence by sentence.
   const prompts = fixedPrompts(clinic.prompts, { clinic: clinic.name, hours: describeHours(clinic), address: clinic.address });
   const warming = phraseCache.warm(tts, prompts.flatMap((text) => splitSentences(text)))
-    .catch((err: unknown) => logger.warn({ err: describeError(err) }, 'could not pre-render the fixed prompts'));
+    .catch((err: unknown) => logger.warn({ error: describeError(err) }, 'could not pre-render the fixed prompts'));
 
   const engines: CallEngines = { vad, asr, tts, dialog, phraseCache };
   const sharedState: SharedState = config.redis.url
@@ -124,7 +124,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
       for (const turn of record.turns) await store.turns.append(record.callId, seq++, turn.speaker, turn.text);
       await store.calls.end(record.callId, record.outcome);
     } catch (err) {
-      logger.warn({ callId: record.callId, err: describeError(err) }, 'could not store the call record');
+      logger.warn({ callId: record.callId, error: describeError(err) }, 'could not store the call record');
     }
   };
 

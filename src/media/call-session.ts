@@ -4,7 +4,7 @@
  * events and give it a `CallTransport` to write to. Teardown is idempotent and releases everything.
  */
 import type { Config } from '../config/index.js';
-import type { Logger } from '../log.js';
+import { describeError, type Logger } from '../log.js';
 import { AsrStage } from '../asr/stage.js';
 import type { AsrEngine } from '../asr/types.js';
 import { DialogStage } from '../dialog/stage.js';
@@ -142,7 +142,7 @@ export class CallSession {
       onStageError: (stage, err) => {
         this.counters.stageErrors++;
         metrics.stageError(stage);
-        this.log.warn({ stage, err: describeError(err) }, 'pipeline stage error (call continues)');
+        this.log.warn({ stage, error: describeError(err) }, 'pipeline stage error (call continues)');
       },
     });
   }
@@ -214,9 +214,4 @@ export class CallSession {
       bargeIns: this.counters.bargeIns, dtmf: this.counters.dtmf, malformedFrames: this.counters.malformedFrames,
     });
   }
-}
-
-export function describeError(err: unknown): { name: string; message: string } {
-  if (err instanceof Error) return { name: err.name, message: err.message };
-  return { name: 'Unknown', message: String(err) };
 }

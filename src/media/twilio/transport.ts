@@ -5,9 +5,9 @@
  * logged (without payloads) and never end the call.
  */
 import type { WebSocket } from 'ws';
-import type { Logger } from '../../log.js';
+import { describeError, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/index.js';
-import { CallSession, describeError, type CallRecord, type CallSessionParams } from '../call-session.js';
+import { CallSession, type CallRecord, type CallSessionParams } from '../call-session.js';
 import type { CallRegistry } from '../call-registry.js';
 import { verifyCallToken } from './call-token.js';
 import {
@@ -99,7 +99,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
       });
     } catch (err) {
       starting = false;
-      log.error({ err: describeError(err) }, 'could not start the call pipeline');
+      log.error({ error: describeError(err) }, 'could not start the call pipeline');
       socket.close(1011, 'internal error');
       return;
     }
@@ -140,6 +140,6 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
     if (session) void session.end('caller-hung-up');
   });
   socket.on('error', (err) => {
-    log.warn({ err: describeError(err) }, 'websocket error');
+    log.warn({ error: describeError(err) }, 'websocket error');
   });
 }
