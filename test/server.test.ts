@@ -185,7 +185,7 @@ stream('50 concurrent calls: each is greeted, heard and answered, with no error'
   await Promise.all(callers.map((c) => c.hangUp()));
   await callers[0]!.waitFor('every call torn down', () => server.server.registry.activeCount === 0, 10_000);
   const errors = server.logs.slice(firstLog).filter((l) => typeof l.level === 'number' && l.level >= 40 && l.msg !== 'speech recognition unavailable');
-  assert.equal(errors.map((l) => `${String(l.msg)} ${JSON.stringify(l.error ?? l.err ?? l.stage ?? ""), [], 'no warnings or errors logged');
+  assert.equal(errors.map((l) => `${String(l.msg)} ${JSON.stringify(l.error ?? l.err ?? l.stage ?? "")}`), [], 'no warnings or errors logged');
   assert.is(callers.filter((c) => c.closeCode !== 1000 && c.closeCode !== 1005).length, 0);
 });
 
