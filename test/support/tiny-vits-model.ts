@@ -12,7 +12,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bytesField, concat, intField, msg, strField, type Field } from './protobuf-writer.js';
+import {
+  concat, FLOAT, floatTensor, INT64, int64Tensor, intAttribute, intField, msg, node, strField, valueInfo,
+} from './onnx-writer.js';
 
 export const TINY_VITS_SAMPLES_PER_TOKEN = 256;
 export const TINY_VITS_GAIN = 0.004;
@@ -122,36 +124,6 @@ function buildKokoroModel(): Uint8Array {
     msg(8, strField(1, ''), intField(2, 13)),
     ...Object.entries(metadata).map(([k, v]) => msg(14, strField(1, k), strField(2, v))),
   ]);
-}
-
-// ---- ONNX tensor element types (onnx.proto TensorProto.DataType) ----
-
-
-const FLOAT = 1;
-const INT64 = 7;
-
-/** ValueInfoProto (graph input/output) with a shape of fixed sizes or symbolic names. */
-function valueInfo(field: number, name: string, elemType: number, dims: Array<number | string>): Field {
-  const dimFields = dims.map((d) => msg(1, typeof d === 'number' ? intField(1, d) : strField(2, d)));
-  return msg(field, strField(1, name), msg(2, msg(1, intField(1, elemType), msg(2, ...dimFields))));
-}
-
-function floatTensor(name: string, dims: number[], values: number[]): Field {
-  const raw = new Uint8Array(new Float32Array(values).buffer);
-  return msg(5, ...dims.map((d) => intField(1, d)), intField(2, FLOAT), strField(8, name), bytesField(9, raw));
-}
-
-function int64Tensor(name: string, dims: number[], values: number[]): Field {
-  const raw = new Uint8Array(new BigInt64Array(values.map((v) => BigInt(v))).buffer);
-  return msg(5, ...dims.map((d) => intField(1, d)), intField(2, INT64), strField(8, name), bytesField(9, raw));
-}
-
-function node(opType: string, inputs: string[], outputs: string[], ...attributes: Field[]): Field {
-  return msg(1, ...inputs.map((i) => strField(1, i)), ...outputs.map((o) => strField(2, o)), strField(4, opType), ...attributes);
-}
-
-function intAttribute(name: string, value: number): Field {
-  return msg(5, strField(1, name), intField(3, value), intField(20, 2 /* INT */));
 }
 
 function buildModel(variant: 'characters' | 'piper', omitMetadata: string[]): Uint8Array {
