@@ -6,6 +6,7 @@ import { TtsFaultError } from './errors.js';
 import { TtsError, type TtsAudio } from './types.js';
 import { muLawDecode } from '../media/codec.js';
 import { ElevenLabsDouble, startElevenLabsDouble } from '../../test/support/elevenlabs-double.js';
+import { collect, failure } from '../../test/support/tts-audio.js';
 
 const test = suite<{ double: ElevenLabsDouble }>('tts/elevenlabs');
 
@@ -17,17 +18,6 @@ function engine(double: ElevenLabsDouble, overrides: Partial<ElevenLabsTtsOption
     apiKey: 'xi-good-key', voiceId: 'voice-abc', modelId: 'eleven_flash_v2_5', baseUrl: double.origin,
     stallTimeoutMs: 400, requestTimeoutMs: 2000, ...overrides,
   });
-}
-
-async function collect(iterable: AsyncIterable<TtsAudio>): Promise<TtsAudio[]> {
-  const out: TtsAudio[] = [];
-  for await (const chunk of iterable) out.push(chunk);
-  return out;
-}
-
-async function failure(iterable: AsyncIterable<TtsAudio>): Promise<unknown> {
-  try { await collect(iterable); } catch (err) { return err; }
-  assert.unreachable('synthesis should have failed');
 }
 
 test('sends the documented request and passes μ-law chunks through untouched, as they arrive', async ({ double }) => {

@@ -11,6 +11,7 @@ import type { TtsAudio } from './types.js';
 import { muLawDecode } from '../media/codec.js';
 import { ElevenLabsDouble, startElevenLabsDouble } from '../../test/support/elevenlabs-double.js';
 import { OpenAiSpeechDouble, startOpenAiSpeechDouble } from '../../test/support/openai-speech-double.js';
+import { collect } from '../../test/support/tts-audio.js';
 
 interface Context {
   eleven: ElevenLabsDouble;
@@ -46,12 +47,6 @@ function elevenLabsWithFlite(ctx: Context, timeouts: { stallTimeoutMs?: number; 
     firstChunkTimeoutMs: timeouts.firstChunkTimeoutMs ?? 3000,
     onFallback: (report, error) => ctx.reports.push({ report, error }),
   });
-}
-
-async function collect(iterable: AsyncIterable<TtsAudio>): Promise<TtsAudio[]> {
-  const out: TtsAudio[] = [];
-  for await (const chunk of iterable) out.push(chunk);
-  return out;
 }
 
 function mulawBytes(chunks: TtsAudio[]): Uint8Array {

@@ -6,6 +6,7 @@ import { TtsFaultError } from './errors.js';
 import { TtsError, type TtsAudio } from './types.js';
 import { OpenAiSpeechDouble, pcmBytes, startOpenAiSpeechDouble } from '../../test/support/openai-speech-double.js';
 import { tone } from '../../test/support/audio-stream-double.js';
+import { collect, failure } from '../../test/support/tts-audio.js';
 
 const test = suite<{ double: OpenAiSpeechDouble }>('tts/openai');
 
@@ -17,17 +18,6 @@ function engine(double: OpenAiSpeechDouble, overrides: Partial<OpenAiTtsOptions>
     apiKey: 'sk-good', baseURL: `${double.origin}/v1`, model: 'gpt-4o-mini-tts', voice: 'coral',
     stallTimeoutMs: 400, requestTimeoutMs: 2000, ...overrides,
   });
-}
-
-async function collect(iterable: AsyncIterable<TtsAudio>): Promise<TtsAudio[]> {
-  const out: TtsAudio[] = [];
-  for await (const chunk of iterable) out.push(chunk);
-  return out;
-}
-
-async function failure(iterable: AsyncIterable<TtsAudio>): Promise<unknown> {
-  try { await collect(iterable); } catch (err) { return err; }
-  assert.unreachable('synthesis should have failed');
 }
 
 function samplesOf(chunks: TtsAudio[]): Int16Array {

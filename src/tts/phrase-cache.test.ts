@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { FliteTtsEngine } from './flite.js';
 import { CachingTtsEngine, PhraseCache, synthesizeCached } from './phrase-cache.js';
 import { TtsError, type TtsAudio, type TtsEngine } from './types.js';
+import { collect } from '../../test/support/tts-audio.js';
 
 /** Real flite, with a count of the syntheses that reached it. */
 class CountingEngine implements TtsEngine {
@@ -20,12 +21,6 @@ class CountingEngine implements TtsEngine {
 
 function bytesOf(chunks: readonly TtsAudio[]): number {
   return chunks.reduce((n, c) => n + (c.format === 'pcm16' ? c.samples.byteLength : c.bytes.byteLength), 0);
-}
-
-async function collect(source: AsyncIterable<TtsAudio>): Promise<TtsAudio[]> {
-  const out: TtsAudio[] = [];
-  for await (const chunk of source) out.push(chunk);
-  return out;
 }
 
 const GREETING = 'Thank you for calling the clinic.';

@@ -11,6 +11,7 @@ import {
   TINY_KOKORO_SAMPLE_RATE, TINY_VITS_SAMPLE_RATE, TINY_VITS_SAMPLES_PER_TOKEN, tinyVitsExpected, writeTinyKokoroModel, writeTinyVitsModel,
 } from '../../test/support/tiny-vits-model.js';
 import type { SherpaTtsKind } from './sherpa.js';
+import { collect } from '../../test/support/tts-audio.js';
 
 const test = suite<{ root: string }>('tts/sherpa');
 
@@ -27,12 +28,6 @@ function dir(ctx: { root: string }, name: string): string {
 function fakeEspeakData(modelDir: string): void {
   mkdirSync(join(modelDir, 'espeak-ng-data'));
   for (const f of ['phontab', 'phonindex', 'phondata', 'intonations']) writeFileSync(join(modelDir, 'espeak-ng-data', f), 'x');
-}
-
-async function collect(iterable: AsyncIterable<TtsAudio>): Promise<TtsAudio[]> {
-  const out: TtsAudio[] = [];
-  for await (const chunk of iterable) out.push(chunk);
-  return out;
 }
 
 function joined(chunks: TtsAudio[]): Int16Array {
