@@ -35,9 +35,8 @@ export interface CallTransport {
 export interface CallEngines {
   vad: VadModel;
   asr: AsrEngine;
+  /** Cloud/neural engines come wrapped in FallbackTtsEngine, which speaks any failed sentence with flite. */
   tts: TtsEngine;
-  /** Engine that speaks when `tts` fails (flite), if different. */
-  fallbackTts?: TtsEngine;
   dialog: DialogPolicy;
   /** Fixed prompts rendered once per server and served from memory. */
   phraseCache?: PhraseCache;
@@ -102,12 +101,11 @@ export class CallSession {
 
   private async build(): Promise<void> {
     const { config, engines, metrics } = this.params;
-    const rates = new Set<number>();
-    for (const engine of [engines.tts, engines.fallbackTts]) {
-      if (engine?.output.format === 'pcm16' && engine.output.sampleRate !== 8000) rates.add(engine.output.sampleRate);
-    }
+    // Every chunk has the engine's declared format (the fallback wrapper converts to it): one converter at most.
+    const output = engines.tts.output;
     const convertersByRate = new Map<number, RateConverter>();
-    for (const rate of rates) {
+    if (output.format === 'pcm16' && output.sampleRate !== 8000) {
+      const rate = output.sampleRate;
       const converter = await createResampler(rate, 8000);
       this.converters.push(converter);
       convertersByRate.set(rate, converter);
@@ -126,7 +124,7 @@ export class CallSession {
       new AsrStage(engines.asr, { onFinalLatency: (ms) => this.latency.hop('asr', ms) }),
       this.dialogStage,
       new TtsStage({
-        engine: engines.tts, fallbackEngine: engines.fallbackTts, phraseCache: engines.phraseCache,
+        engine: engines.tts, phraseCache: engines.phraseCache,
         onFirstAudio: (_turnId, ms) => this.latency.hop('tts', ms),
       }),
       new PlayoutStage({
