@@ -41,8 +41,9 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
   let malformed = 0;
   const early: TwilioInbound[] = [];
 
-  const reject = (reason: string, closeCode: number) => {
-    deps.metrics.malformedFrame(reason);
+  // `code` is the metric label (a fixed set); `reason` may quote what the start message carried.
+  const reject = (code: 'unsupported-format' | 'invalid-token', reason: string, closeCode: number) => {
+    deps.metrics.malformedFrame(code);
     log.warn({ reason }, `stream refused: ${reason}`);
     socket.close(closeCode, reason.slice(0, 120));
   };
@@ -60,21 +61,21 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
       case 'media': return session.receiveAudio(message.payload, message.timestampMs);
       case 'dtmf': return session.receiveDtmf(message.digit);
       case 'mark': return session.receiveMarkEcho(message.name);
-      case 'stop': return void finish('caller-hung-up');
+      case 'stop': return void hangUp();
       default: return countMalformed('unexpected-event', `unexpected ${message.event} during the call`);
     }
   };
 
-  const finish = async (outcome: 'caller-hung-up' | 'error') => {
-    if (session) await session.end(outcome);
+  const hangUp = async () => {
+    if (session) await session.end('caller-hung-up');
     if (socket.readyState === socket.OPEN) socket.close(1000);
   };
 
   const start = async (message: TwilioStartEvent) => {
     const formatProblem = validateMediaFormat(message);
-    if (formatProblem) return reject(formatProblem, CLOSE_UNSUPPORTED_DATA);
+    if (formatProblem) return reject('unsupported-format', formatProblem, CLOSE_UNSUPPORTED_DATA);
     const verdict = verifyCallToken(deps.config.twilio.callTokenSecret, message.customParameters.token ?? '', message.callSid);
-    if (!verdict.ok) return reject(`invalid stream token (${verdict.reason})`, CLOSE_POLICY_VIOLATION);
+    if (!verdict.ok) return reject('invalid-token', `invalid stream token (${verdict.reason})`, CLOSE_POLICY_VIOLATION);
     streamSid = message.streamSid;
     callSid = message.callSid;
     log = log.child({ callId: callSid, streamSid });
