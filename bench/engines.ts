@@ -4,7 +4,9 @@
  * For every TTS engine usable here (flite voices always; sherpa / ElevenLabs / OpenAI when configured through
  * the usual env): time to first audio and real-time factor per sentence, and the phrase cache's first-audio
  * time for a cached prompt. For ASR, when a model is installed (ASR_ENGINE=sherpa ...): real-time factor on the
- * benchmark caller audio and how many concurrent real-time streams one core sustains.
+ * benchmark caller audio and how many concurrent real-time streams one core sustains. For the VAD: how long one
+ * 32 ms window of every call takes to score when 1, 20 or 50 calls hand theirs over together (batched in the
+ * worker thread, as on a live server), and the request time (submit to result) per window scored.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -13,6 +15,7 @@ import { loadConfig } from '../src/config/index.js';
 import { createAsrEngine } from '../src/asr/index.js';
 import { transcribeSamples } from '../src/asr/transcribe.js';
 import { createTtsEngine, FliteTtsEngine, PhraseCache, synthesizeCached, type TtsAudio, type TtsEngine } from '../src/tts/index.js';
+import { loadSileroVad } from '../src/vad/index.js';
 import { summarize } from './stats.js';
 import { BENCH_UTTERANCES } from './utterances.js';
 
@@ -58,8 +61,31 @@ async function measureTts(engine: TtsEngine) {
   return { engine: engine.name, voice: engine.voice, timeToFirstAudioMs: summarize(firstAudio), realTimeFactor: summarize(rtf), cachedPhraseFirstAudioMs: summarize(cached) };
 }
 
+/** Every call hands over one window at once, `runs * 20` times; the time until all are scored, per round. */
+async function measureVad(calls: number) {
+  let inferenceMs = 0;
+  let windows = 0;
+  const model = await loadSileroVad({ onBatch: (n, ms) => { windows += n; inferenceMs += ms; } });
+  const audio = BENCH_UTTERANCES()[0]!.samples;
+  const streams = Array.from({ length: calls }, () => model.createStream(8000));
+  const window = new Float32Array(256);
+  const roundMs: number[] = [];
+  const rounds = runs * 20;
+  for (let round = 0; round < rounds + 10; round++) {
+    const offset = ((round * 256) % (audio.length - 256));
+    for (let i = 0; i < 256; i++) window[i] = audio[offset + i]! / 32768;
+    const started = performance.now();
+    await Promise.all(streams.map((stream) => stream.probability(window)));
+    if (round >= 10) roundMs.push(performance.now() - started); // the first rounds warm the session up
+  }
+  await model.close();
+  return { calls, allWindowsScoredMs: summarize(roundMs), requestMsPerWindow: Math.round((1000 * inferenceMs) / windows) / 1000 };
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
+  const vad = [];
+  for (const calls of [1, 20, 50]) vad.push(await measureVad(calls));
   const tts: unknown[] = [];
   for (const voice of ['kal', 'slt']) {
     const engine = await FliteTtsEngine.create({ voice, processes: 1 });
@@ -94,7 +120,7 @@ async function main(): Promise<void> {
   }
   await engine.close();
 
-  const report = { runs, tts, asr };
+  const report = { runs, vad, tts, asr };
   mkdirSync(dirname(args.json!), { recursive: true });
   writeFileSync(args.json!, JSON.stringify(report, null, 2) + '\n');
   console.log(JSON.stringify(report, null, 2));

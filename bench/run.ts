@@ -48,12 +48,18 @@ async function main(): Promise<void> {
   const server = await startServer(port);
   const baseUrl = `http://127.0.0.1:${port}`;
   const usage = sampleUsage(server.child.pid!);
+  await scrapeMetrics(baseUrl); // resets the event-loop delay window, so start-up is not counted
   console.error(`bench: ${calls} calls for ${seconds} s against ${baseUrl}`);
 
+  const callersCpu = process.cpuUsage();
+  const callersStartedAt = performance.now();
   const deadline = performance.now() + seconds * 1000;
   const results = await Promise.all(Array.from({ length: calls }, (_, i) => runCaller(baseUrl, i, deadline)));
   await new Promise((r) => setTimeout(r, 1000)); // let the last summaries be written
+  const serverMetrics = parseServerMetrics(await scrapeMetrics(baseUrl));
   const resources = usage.stop();
+  const callersCpuMs = Object.values(process.cpuUsage(callersCpu)).reduce((a, b) => a + b, 0) / 1000;
+  const callersCpuPercent = Math.round((1000 * callersCpuMs) / (performance.now() - callersStartedAt)) / 10;
   await server.stop();
 
   const hopSamples: Record<Hop, number[]> = { vad: [], asr: [], dialog: [], tts: [], playout: [] };
@@ -78,12 +84,43 @@ async function main(): Promise<void> {
     stageErrors,
     cpu: resources.cpu,
     rssMB: resources.rssMB,
+    server: serverMetrics,
+    // The simulated callers share the machine with the server: their CPU is load the server did not get.
+    callersCpuPercent,
   };
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
   writeFileSync(svgPath, renderSvg(report));
   console.log(JSON.stringify(report, null, 2));
   console.error(`bench: wrote ${jsonPath} and ${svgPath}`);
+}
+
+async function scrapeMetrics(baseUrl: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/metrics`);
+  if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
+  return response.text();
+}
+
+/** What the server's /metrics says about its main event loop and its batched VAD inference over the run. */
+function parseServerMetrics(text: string) {
+  const value = (name: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line ? Number(line.slice(name.length + 1)) : Number.NaN;
+  };
+  const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+  const inferences = value('carevox_vad_batch_windows_count');
+  return {
+    eventLoopDelayMs: {
+      p50: round(value('nodejs_eventloop_lag_p50_seconds') * 1000),
+      p99: round(value('nodejs_eventloop_lag_p99_seconds') * 1000),
+      max: round(value('nodejs_eventloop_lag_max_seconds') * 1000),
+    },
+    vad: {
+      inferences,
+      windowsPerInference: round(value('carevox_vad_batch_windows_sum') / inferences),
+      meanInferenceMs: round(value('carevox_vad_batch_ms_sum') / inferences, 3),
+    },
+  };
 }
 
 interface CallerResult { voiceToVoice: number[]; bargeIn: number[]; missedBargeIns: number; turns: number; errors: string[] }

@@ -47,7 +47,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   const metrics = createMetrics();
   const notes: string[] = [];
 
-  const vad = overrides.engines?.vad ?? (await loadSileroVad());
+  const vad = overrides.engines?.vad ?? (await loadSileroVad({ onBatch: (windows, ms) => metrics.vadBatch(windows, ms) }));
   const asr = overrides.engines?.asr ?? (await createAsrEngine(config));
   if (!asr.available) {
     const note = `speech recognition unavailable (${asr.unavailableReason ?? asr.name}): callers are offered keypad menus`;

@@ -18,10 +18,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { loadResamplerRuntime, type Resampler, type ResamplerRuntime } from '../media/resample.js';
+import { startModuleWorker } from '../worker-thread.js';
 import { ModelInvalidError, ModelMissingError } from './errors.js';
 import type { FromWorker, ToWorker, WireEvent } from './sherpa-worker.js';
 import { AsrError, type AsrEngine, type AsrEvent, type AsrStream } from './types.js';
@@ -302,16 +302,9 @@ async function createSherpaWorkerEngine(config: SherpaOnlineRecognizerConfig, mo
   };
 }
 
-/** Starts sherpa-worker: its .js in a build; under tsx (tests, `npm start`) its .ts with tsx registered. */
+/** The recognizer's worker thread (sherpa-worker.ts). */
 function startWorker(config: SherpaOnlineRecognizerConfig): Worker {
-  const self = fileURLToPath(import.meta.url);
-  if (self.endsWith('.ts')) {
-    const entry = new URL('./sherpa-worker.ts', import.meta.url).href;
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const boot = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })`;
-    return new Worker(boot, { eval: true, workerData: { config } });
-  }
-  return new Worker(new URL('./sherpa-worker.js', import.meta.url), { workerData: { config } });
+  return startModuleWorker(new URL('./sherpa-worker.js', import.meta.url), { config });
 }
 
 class WorkerStreamProxy implements AsrStream {

@@ -2,7 +2,7 @@
  * Latency and health metrics. One registry per server instance (no prom-client default registry), exposed
  * at GET /metrics. Hops are measured with a monotonic clock (performance.now()) by the stages themselves.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The hops of one caller turn, in pipeline order. */
 export const HOPS = ['vad', 'asr', 'dialog', 'tts', 'playout'] as const;
@@ -27,10 +27,15 @@ export interface Metrics {
   callEnded(): void;
   malformedFrame(reason: string): void;
   stageError(stage: string): void;
+  /** One VAD inference: windows scored together (one per call) and its duration. */
+  vadBatch(windows: number, ms: number): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  // Process CPU, memory, GC and event-loop delay (nodejs_eventloop_lag_*): every call's audio is paced on the
+  // one event loop, so its delay is the first thing to look at when a hop's tail grows.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const hopLatency = new Histogram({
     name: 'carevox_hop_latency_ms',
     help: `Per-hop latency in ms (${HOPS.map((h) => `${h}: ${HOP_DESCRIPTIONS[h]}`).join('; ')})`,
@@ -54,6 +59,14 @@ export function createMetrics(): Metrics {
     name: 'carevox_stage_errors_total', help: 'Errors inside pipeline stages (the call continued)',
     labelNames: ['stage'], registers: [registry],
   });
+  const vadBatchWindows = new Histogram({
+    name: 'carevox_vad_batch_windows', help: 'Windows (one per call) scored by one VAD inference',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry],
+  });
+  const vadBatchMs = new Histogram({
+    name: 'carevox_vad_batch_ms', help: 'Duration of one batched VAD inference, submit to result, in ms',
+    buckets: LATENCY_BUCKETS_MS, registers: [registry],
+  });
   return {
     registry,
     observeHop: (hop, ms) => hopLatency.observe({ hop }, ms),
@@ -62,6 +75,7 @@ export function createMetrics(): Metrics {
     callEnded: () => activeCalls.dec(),
     malformedFrame: (reason) => malformed.inc({ reason }),
     stageError: (stage) => stageErrors.inc({ stage }),
+    vadBatch: (windows, ms) => { vadBatchWindows.observe(windows); vadBatchMs.observe(ms); },
   };
 }
 

@@ -1,6 +1,6 @@
 export type { VadModel, VadStream } from './types.js';
 export {
-  loadSileroVad, defaultSileroModelPath, SILERO_END_HANGOVER_MS, VadModelError, VadInputError, type SileroVadOptions,
+  loadSileroVad, defaultSileroModelPath, SILERO_END_HANGOVER_MS, VadModelError, VadInputError, VadWorkerError, type SileroVadOptions,
 } from './silero.js';
 export {
   SpeechSegmenter, SegmenterOptionsError, type SegmenterOptions, type SegmentEvent, type SegmenterStep,

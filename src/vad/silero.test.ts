@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadFixture } from '../../test/support/fixtures.js';
-import { defaultSileroModelPath, loadSileroVad, VadInputError, VadModelError } from './silero.js';
+import type { Worker } from 'node:worker_threads';
+import { defaultSileroModelPath, loadSileroVad, VadInputError, VadModelError, VadWorkerError, WorkerSileroSession } from './silero.js';
 import type { VadModel, VadStream } from './types.js';
 
 const test = suite<{ model: VadModel }>('silero vad');
@@ -47,38 +48,78 @@ test('8 kHz streams take 256-sample windows; speech scores high, line noise low'
   assert.ok(Math.max(...before) < 0.2, `line noise before speech < 0.2: ${before.map((p) => p.toFixed(2)).join(' ')}`);
 });
 
-test('streams on one model keep separate state: interleaving two calls changes neither', async ({ model }) => {
-  const speech = loadFixture('yes-please').samples;
-  const noise = loadFixture('silence-noise').samples;
-  const alone = await score(model.createStream(8000), speech, 40);
-  const aloneNoise = await score(model.createStream(8000), noise, 40);
-  const a = model.createStream(8000);
-  const b = model.createStream(8000);
-  const wa = new Float32Array(256);
-  const wb = new Float32Array(256);
-  const interleavedA: number[] = [];
-  const interleavedB: number[] = [];
-  for (let w = 0; w < 40; w++) {
-    for (let i = 0; i < 256; i++) {
-      wa[i] = speech[w * 256 + i]! / 32768;
-      wb[i] = noise[w * 256 + i]! / 32768;
-    }
-    // Both in flight at once, as concurrent calls would be.
-    const [pa, pb] = await Promise.all([a.probability(wa), b.probability(wb)]);
-    interleavedA.push(pa);
-    interleavedB.push(pb);
+/** The first `windows` windows of each fixture, scored by one stream per fixture. */
+async function scoreFixtures(model: VadModel, names: string[], windows: number, concurrently: boolean): Promise<number[][]> {
+  const one = (name: string) => score(model.createStream(8000), loadFixture(name).samples, windows);
+  if (concurrently) return Promise.all(names.map(one));
+  const out: number[][] = [];
+  for (const name of names) out.push(await one(name));
+  return out;
+}
+
+const CALL_FIXTURES = ['book-appointment', 'yes-please', 'no-wait-stop', 'silence-noise', 'cough', 'hmm', 'cancel-tuesday', 'what-are-your-hours'];
+
+test('concurrent calls share batched inferences, and each call scores exactly as it would alone', async () => {
+  const batchSizes: number[] = [];
+  const model = await loadSileroVad({ onBatch: (windows) => batchSizes.push(windows) });
+  try {
+    const alone = await scoreFixtures(model, CALL_FIXTURES, 40, false);
+    assert.is(Math.max(...batchSizes), 1, 'one call at a time: one window per inference');
+    batchSizes.length = 0;
+    const together = await scoreFixtures(model, CALL_FIXTURES, 40, true);
+    assert.equal(together, alone);
+    // Eight calls, 40 windows each: batched, one window per call per inference.
+    assert.is(batchSizes.reduce((a, b) => a + b, 0), 8 * 40);
+    assert.is(Math.max(...batchSizes), 8);
+    assert.ok(batchSizes.length <= 60, `${batchSizes.length} inferences for 320 windows`);
+  } finally {
+    await model.close();
   }
-  assert.equal(interleavedA, alone);
-  assert.equal(interleavedB, aloneNoise);
 });
 
-test('overlapping calls on one stream are serialised in order', async ({ model }) => {
-  const speech = loadFixture('yes-please').samples;
-  const sequential = await score(model.createStream(8000), speech, 20);
-  const stream = model.createStream(8000);
-  const windows = Array.from({ length: 20 }, (_, w) => Float32Array.from(speech.subarray(w * 256, (w + 1) * 256), (s) => s / 32768));
-  const overlapped = await Promise.all(windows.map((window) => stream.probability(window)));
-  assert.equal(overlapped, sequential);
+test('inference on the main thread gives the same probabilities as in the worker', async ({ model }) => {
+  const onMain = await loadSileroVad({ inferenceIn: 'main-thread' });
+  try {
+    assert.equal(await scoreFixtures(onMain, CALL_FIXTURES, 30, true), await scoreFixtures(model, CALL_FIXTURES, 30, true));
+  } finally {
+    await onMain.close();
+  }
+});
+
+test('a smaller maxBatch splits calls across inferences without changing results', async ({ model }) => {
+  const batchSizes: number[] = [];
+  const small = await loadSileroVad({ maxBatch: 3, onBatch: (windows) => batchSizes.push(windows) });
+  try {
+    assert.equal(await scoreFixtures(small, CALL_FIXTURES, 20, true), await scoreFixtures(model, CALL_FIXTURES, 20, false));
+    assert.is(Math.max(...batchSizes), 3);
+  } finally {
+    await small.close();
+  }
+});
+
+test('a backlog handed over at once is scored in order in one request, alongside other calls', async () => {
+  const batchSizes: number[] = [];
+  const model = await loadSileroVad({ onBatch: (windows) => batchSizes.push(windows) });
+  try {
+    const speech = loadFixture('yes-please').samples;
+    const noise = loadFixture('silence-noise').samples;
+    const sequential = await score(model.createStream(8000), speech, 20);
+    const sequentialNoise = await score(model.createStream(8000), noise, 3);
+    batchSizes.length = 0;
+    const behind = model.createStream(8000);
+    const onTime = model.createStream(8000);
+    const windowsOf = (samples: Int16Array, count: number) =>
+      Array.from({ length: count }, (_, w) => Float32Array.from(samples.subarray(w * 256, (w + 1) * 256), (s) => s / 32768));
+    const [backlog, others] = await Promise.all([
+      Promise.all(windowsOf(speech, 20).map((window) => behind.probability(window))),
+      Promise.all(windowsOf(noise, 3).map((window) => onTime.probability(window))),
+    ]);
+    assert.equal(backlog, sequential);
+    assert.equal(others, sequentialNoise);
+    assert.equal(batchSizes, [23], 'one request: 20 steps for the call behind, 3 for the other');
+  } finally {
+    await model.close();
+  }
 });
 
 test('reset returns a stream to its initial state', async ({ model }) => {
@@ -150,16 +191,26 @@ test('a closed model refuses new streams and windows with VadInputError', async 
   }
 });
 
-test('per-window inference time (printed, not asserted)', async ({ model }) => {
-  const samples = loadFixture('conversation').samples;
-  const stream = model.createStream(8000);
-  await score(stream, samples, 20); // warm-up
-  const windows = 300;
-  const started = performance.now();
-  const scored = await score(stream, samples.subarray(20 * 256), windows);
-  const perWindow = (performance.now() - started) / scored.length;
-  assert.is(scored.length, windows);
-  console.log(`  silero 8 kHz: ${perWindow.toFixed(3)} ms per 32 ms window (${scored.length} windows, 1 intra-op thread)`);
+test('a worker that dies fails only the batch it held; the next batch runs on a new worker', async () => {
+  const session = await WorkerSileroSession.start({ modelPath: defaultSileroModelPath(), intraOpNumThreads: 1 }, 0);
+  const silence = () => ({ sampleRate: 8000 as const, windowCounts: Uint32Array.from([1, 1]), input: new Float32Array(2 * 288), state: new Float32Array(2 * 2 * 128) });
+  try {
+    const before = await session.run(silence());
+    const dying = (session as unknown as { worker: Worker }).worker.terminate();
+    const held = session.run(silence());
+    try {
+      await held;
+      assert.unreachable('the batch the dead worker held should reject');
+    } catch (err) {
+      assert.instance(err, VadWorkerError);
+      assert.match((err as Error).message, /exited/);
+    }
+    await dying;
+    const after = await session.run(silence());
+    assert.equal(Array.from(after.probabilities), Array.from(before.probabilities));
+  } finally {
+    await session.release();
+  }
 });
 
 test.run();

@@ -1,6 +1,7 @@
 /**
  * The VAD pipeline stage. Caller audio passes through untouched and at once; a copy is cut into model windows
- * (256 samples at 8 kHz) that are scored one at a time, in order, by this call's VAD stream. Each window yields
+ * (256 samples at 8 kHz), each handed to this call's VAD stream as soon as it is complete (a burst of audio
+ * hands over several at once, scored together), and decided on in order as their scores come back. Each window yields
  * a `vad-activity` frame; the segmenter's decisions yield `speech-start` and `speech-end` (with the utterance
  * audio: pre-roll before the onset through the last speech plus a short tail).
  *
@@ -40,7 +41,8 @@ export interface VadStageOptions {
 }
 
 interface PendingWindow {
-  samples: Float32Array;
+  probability: Promise<number>;
+  levelDb: number;
   /** When the window's last sample arrived (mapped time, see the header comment). */
   endAt: number;
   /** `at` of the frame that completed the window. */
@@ -65,7 +67,8 @@ export class VadStage extends Stage {
   private readonly partial: Int16Array;
   private partialLength = 0;
   private readonly queue: PendingWindow[] = [];
-  private readonly pool: Float32Array[] = [];
+  /** Float copy of the window being handed over (the stream copies it before probability() returns). */
+  private readonly floatWindow: Float32Array;
   private readonly history: SampleHistory;
   /** Windows scored so far (window i covers samples [i*windowSamples, (i+1)*windowSamples)). */
   private windowsDone = 0;
@@ -91,6 +94,7 @@ export class VadStage extends Stage {
     this.tailSamples = msToSamples(options.tailMs ?? 64);
     this.history = new SampleHistory(msToSamples(options.maxUtteranceMs ?? 60_000));
     this.partial = new Int16Array(this.windowSamples);
+    this.floatWindow = new Float32Array(this.windowSamples);
     this.now = options.now ?? (() => performance.now());
     this.onDecisionLatency = options.onDecisionLatency;
   }
@@ -124,23 +128,28 @@ export class VadStage extends Stage {
       this.partialLength += take;
       offset += take;
       if (this.partialLength < this.windowSamples) break;
-      const window = this.pool.pop() ?? new Float32Array(this.windowSamples);
+      const window = this.floatWindow;
       for (let i = 0; i < this.windowSamples; i++) window[i] = this.partial[i]! / 32768;
       this.partialLength = 0;
       const samplesAfterWindow = samples.length - offset;
-      this.queue.push({ samples: window, endAt: frame.at - (samplesAfterWindow * 1000) / PIPELINE_SAMPLE_RATE, frameAt: frame.at });
+      const probability = this.stream.probability(window);
+      probability.catch(() => undefined); // handled in drain(), which may reach it only later
+      this.queue.push({
+        probability, levelDb: windowLevelDb(window),
+        endAt: frame.at - (samplesAfterWindow * 1000) / PIPELINE_SAMPLE_RATE, frameAt: frame.at,
+      });
     }
     if (this.queue.length > 0 && !this.draining) this.draining = this.drain();
   }
 
-  /** Scores queued windows one at a time, in order; never drops one. */
+  /** Decides on handed-over windows in order as their scores arrive; never drops one. */
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const window = this.queue.shift()!;
         let probability = 0;
         try {
-          probability = await this.stream.probability(window.samples);
+          probability = await window.probability;
           this.consecutiveFailures = 0;
         } catch (err) {
           this.consecutiveFailures++;
@@ -148,11 +157,9 @@ export class VadStage extends Stage {
             this.links.error(new VadInferenceError(this.consecutiveFailures, { cause: err }));
           }
         }
-        const levelDb = windowLevelDb(window.samples);
-        this.pool.push(window.samples);
         if (this.closed) break;
         try {
-          this.decide(probability, levelDb, window);
+          this.decide(probability, window.levelDb, window);
         } catch (err) {
           this.links.error(err);
         }

@@ -7,7 +7,11 @@ export interface VadStream {
   readonly sampleRate: number;
   /** Samples per window the model takes (Silero: 256 at 8 kHz, 512 at 16 kHz). */
   readonly windowSamples: number;
-  /** Speech probability of one window; windows must be given in order, one at a time. */
+  /**
+   * Speech probability of one window. Windows are scored in the order given; the next may be given before the
+   * previous one's result (a call that fell behind hands over its whole backlog at once). The window is copied
+   * before this returns, so the caller may reuse its buffer.
+   */
   probability(window: Float32Array): Promise<number>;
   reset(): void;
 }

@@ -25,7 +25,13 @@ const MIN_PEAK = 2500;
 /** How often partials are attempted while audio streams (samples). */
 const PARTIAL_EVERY = 1600;
 
-interface Reference { samples: Int16Array; words: string[]; transcript: string }
+interface Reference {
+  samples: Int16Array;
+  /** Positions of every sample pair, so a window is looked up, not scanned for (the bench server runs this). */
+  pairs: Map<number, number[]>;
+  words: string[];
+  transcript: string;
+}
 
 export interface TranscriptDouble extends AsrEngine {
   /** Which entry (index) an utterance matches, and where in it; null if none. For the double's own tests. */
@@ -33,17 +39,16 @@ export interface TranscriptDouble extends AsrEngine {
 }
 
 export function createTranscriptDouble(entries: TranscriptDoubleEntry[]): TranscriptDouble {
-  const references: Reference[] = entries.map((entry) => ({
-    samples: muLawDecode(muLawEncode(entry.audio)),
-    words: entry.transcript.split(/\s+/).filter(Boolean),
-    transcript: entry.transcript,
-  }));
+  const references: Reference[] = entries.map((entry) => {
+    const samples = muLawDecode(muLawEncode(entry.audio));
+    return { samples, pairs: indexPairs(samples), words: entry.transcript.split(/\s+/).filter(Boolean), transcript: entry.transcript };
+  });
 
   function identify(utterance: Int16Array) {
     for (const windowAt of candidateWindows(utterance)) {
       const window = utterance.subarray(windowAt, windowAt + WINDOW);
       for (let entry = 0; entry < references.length; entry++) {
-        const offset = indexOfRun(references[entry]!.samples, window);
+        const offset = indexOfRun(references[entry]!, window);
         if (offset >= 0) return { entry, offset, windowAt };
       }
     }
@@ -76,9 +81,7 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[]): Transc
           if (sinceAttempt < PARTIAL_EVERY) return;
           sinceAttempt = 0;
           // Latest loud window of what was heard: how far into which entry the caller has got.
-          const all = joined();
-          const tail = all.subarray(Math.max(0, all.length - PARTIAL_EVERY));
-          const match = identifyLatest(tail);
+          const match = identifyLatest(lastSamples(heard, PARTIAL_EVERY));
           if (!match) return;
           const ref = references[match.entry]!;
           const fraction = Math.min(1, (match.offset + WINDOW) / ref.samples.length);
@@ -114,7 +117,7 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[]): Transc
     for (const windowAt of windows) {
       const window = audio.subarray(windowAt, windowAt + WINDOW);
       for (let entry = 0; entry < references.length; entry++) {
-        const offset = indexOfRun(references[entry]!.samples, window);
+        const offset = indexOfRun(references[entry]!, window);
         if (offset >= 0) return { entry, offset };
       }
     }
@@ -135,13 +138,39 @@ function candidateWindows(audio: Int16Array): number[] {
   return starts.sort((a, b) => Math.abs(a - middle) - Math.abs(b - middle)).slice(0, 8);
 }
 
-/** Index of an exact run of `needle` in `haystack`, or -1. */
-function indexOfRun(haystack: Int16Array, needle: Int16Array): number {
-  const first = needle[0]!;
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    if (haystack[i] !== first) continue;
-    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+const pairKey = (samples: Int16Array, i: number): number => ((samples[i]! & 0xffff) << 16) | (samples[i + 1]! & 0xffff);
+
+function indexPairs(samples: Int16Array): Map<number, number[]> {
+  const pairs = new Map<number, number[]>();
+  for (let i = 0; i + 1 < samples.length; i++) {
+    const key = pairKey(samples, i);
+    const at = pairs.get(key);
+    if (at) at.push(i);
+    else pairs.set(key, [i]);
+  }
+  return pairs;
+}
+
+/** Index of an exact run of `needle` in the reference's samples, or -1. */
+function indexOfRun(reference: Reference, needle: Int16Array): number {
+  const haystack = reference.samples;
+  outer: for (const i of reference.pairs.get(pairKey(needle, 0)) ?? []) {
+    if (i + needle.length > haystack.length) continue;
+    for (let j = 2; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
     return i;
   }
   return -1;
+}
+
+/** The last `count` samples of a list of chunks (fewer if fewer were heard). */
+function lastSamples(chunks: Int16Array[], count: number): Int16Array {
+  const out = new Int16Array(Math.min(count, chunks.reduce((n, chunk) => n + chunk.length, 0)));
+  let end = out.length;
+  for (let c = chunks.length - 1; c >= 0 && end > 0; c--) {
+    const chunk = chunks[c]!;
+    const take = Math.min(chunk.length, end);
+    out.set(chunk.subarray(chunk.length - take), end - take);
+    end -= take;
+  }
+  return out;
 }
