@@ -33,6 +33,18 @@ test('a clean utterance gives one start at its onset and one end after the end s
   ]);
 });
 
+test('audio that arrives in a burst (every window dated the same instant) is segmented by its own length', () => {
+  const segmenter = new SpeechSegmenter(base);
+  const events: SegmentEvent[] = [];
+  // 5 silent windows, 20 speech windows, 15 silent windows, all arriving at 5000 ms after a network stall.
+  for (const p of [...repeat(0.05, 5), ...repeat(0.95, 20), ...repeat(0.05, 15)]) events.push(...segmenter.push(p, 5000).events);
+  assert.equal(events.map((e) => [e.kind, e.kind === 'start' ? e.onsetWindow : e.lastSpeechWindow]), [['start', 5], ['end', 24]]);
+  // ...and a 2-window blip in the same burst is still too short to start one.
+  const blip = new SpeechSegmenter(base);
+  const blipEvents = [...repeat(0.05, 3), 0.9, 0.9, ...repeat(0.05, 12)].flatMap((p) => blip.push(p, 5000).events);
+  assert.equal(blipEvents, []);
+});
+
 test('speech shorter than minSpeechMs never starts a segment', () => {
   const { events, verdicts } = run([...repeat(0.1, 3), 0.9, 0.9, ...repeat(0.1, 20)]);
   assert.equal(events, []);

@@ -7,7 +7,9 @@
  *
  * Per window, `speech` is a hysteresis verdict: out of speech a window is speech when p >= threshold; once in
  * speech it stays speech until p < negThreshold. A segment starts after `minSpeechMs` of continuous speech
- * windows and ends after `endSilenceMs` of continuous non-speech windows.
+ * windows and ends after `endSilenceMs` of continuous non-speech windows. Those durations are counted in
+ * windows (audio time), not from the arrival times: audio that reaches us in a burst after a network stall is
+ * still that much speech or silence. The arrival times only date the events.
  */
 
 export interface SegmenterOptions {
@@ -67,7 +69,8 @@ export class SpeechSegmenter {
   private lastConfidentWindow = -1;
   private lastConfidentEndMs = 0;
   private segmentOnsetMs = 0;
-  private silenceStartMs = -1;
+  /** In a segment: first window of the current silence run, or -1. */
+  private silenceStartWindow = -1;
 
   constructor(options: SegmenterOptions) {
     const negThreshold = options.negThreshold ?? Math.max(options.threshold - 0.15, 0.01);
@@ -113,10 +116,10 @@ export class SpeechSegmenter {
         this.runStartMs = startMs;
       }
       if (p >= this.threshold) this.noteConfident(index, endMs);
-      if (endMs - this.runStartMs >= this.options.minSpeechMs) {
+      if (this.spanMs(this.runStartWindow, index) >= this.options.minSpeechMs) {
         this.inSegment = true;
         this.segmentOnsetMs = this.runStartMs;
-        this.silenceStartMs = -1;
+        this.silenceStartWindow = -1;
         events.push({ kind: 'start', onsetMs: this.runStartMs, atMs: endMs, onsetWindow: this.runStartWindow });
         this.runStartWindow = -1;
       }
@@ -124,22 +127,27 @@ export class SpeechSegmenter {
     }
 
     if (speech) {
-      this.silenceStartMs = -1;
+      this.silenceStartWindow = -1;
       if (p >= this.threshold) this.noteConfident(index, endMs);
       return { speech, events };
     }
-    if (this.silenceStartMs < 0) this.silenceStartMs = startMs;
-    if (endMs - this.silenceStartMs >= this.options.endSilenceMs) {
+    if (this.silenceStartWindow < 0) this.silenceStartWindow = index;
+    if (this.spanMs(this.silenceStartWindow, index) >= this.options.endSilenceMs) {
       const earliest = this.segmentOnsetMs + this.options.windowMs;
       const lastSpeechMs = Math.max(earliest, this.lastConfidentEndMs - this.options.endHangoverMs);
       events.push({
         kind: 'end', lastSpeechMs, lastSpeechWindowEndMs: this.lastConfidentEndMs, atMs: endMs, lastSpeechWindow: this.lastConfidentWindow,
       });
       this.inSegment = false;
-      this.silenceStartMs = -1;
+      this.silenceStartWindow = -1;
       this.lastConfidentWindow = -1;
     }
     return { speech, events };
+  }
+
+  /** Audio duration of windows first..last inclusive. */
+  private spanMs(first: number, last: number): number {
+    return (last - first + 1) * this.options.windowMs;
   }
 
   /** Forget everything (e.g. the stream was reset); window indices restart at 0. */
@@ -149,7 +157,7 @@ export class SpeechSegmenter {
     this.inSegment = false;
     this.runStartWindow = -1;
     this.lastConfidentWindow = -1;
-    this.silenceStartMs = -1;
+    this.silenceStartWindow = -1;
   }
 
   private noteConfident(index: number, endMs: number): void {

@@ -164,6 +164,33 @@ test('odd frame sizes (1 and 1000 samples) give the same windows and verdicts as
   }
 });
 
+test('a burst of audio (3 s arriving at once) is scored in one request and decided exactly as if paced', async ({ model }) => {
+  const fixture = loadFixture('book-appointment');
+  const reference = await runStage(model, fixture.samples, 160);
+  const requests: number[] = [];
+  const counting = await loadSileroVad({ onBatch: (windows) => requests.push(windows) });
+  try {
+    const stage = new VadStage({ model: counting, config: CONFIG, now: () => T0 });
+    const frames: Frame[] = [];
+    const errors: unknown[] = [];
+    const pipeline = new Pipeline([stage], { onDownstreamOut: (frame) => frames.push(frame), onUpstreamOut: () => undefined, onStageError: (_s, err) => errors.push(err) });
+    for (let offset = 0; offset < fixture.samples.length; offset += 160) {
+      pipeline.pushDown({ type: 'caller-audio', samples: fixture.samples.subarray(offset, offset + 160), mediaTimestampMs: offset / 8, at: T0 });
+    }
+    await stage.whenIdle();
+    await pipeline.close();
+    const windows = Math.floor(fixture.samples.length / 256);
+    assert.equal(requests, [windows], 'the whole backlog in one request');
+    const activity = frames.filter((f): f is FrameOf<'vad-activity'> => f.type === 'vad-activity');
+    assert.equal(activity.map((f) => f.probability), reference.of('vad-activity').map((f) => f.probability));
+    assert.is(frames.filter((f) => f.type === 'speech-start').length, 1);
+    assert.is(frames.filter((f) => f.type === 'speech-end').length, 1);
+    assert.equal(errors, []);
+  } finally {
+    await counting.close();
+  }
+});
+
 test('silence-noise.wav: no speech at all', async ({ model }) => {
   const run = await runStage(model, loadFixture('silence-noise').samples);
   const activity = run.of('vad-activity');
