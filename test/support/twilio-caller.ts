@@ -168,7 +168,7 @@ export class TwilioCaller {
   }
 
   /** Resolves when `predicate` holds (checked on every server message and tick), or rejects after `timeoutMs`. */
-  async waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  async waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (!predicate()) {
       if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
