@@ -1,13 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import {
-  AuditIntegrityError, AuditKeyError, AuditKeys, GENESIS_HASH, auditHash, openStore,
+  AuditIntegrityError, AuditKeyError, AuditKeys, GENESIS_HASH, StoreLockedError, auditHash, openStore,
   type AuditRecord, type Store,
 } from './index.js';
 import { CodeMigrationProvider } from './migrations.js';
@@ -238,6 +239,52 @@ pgOnly('entries written before the chain was keyed still verify, and stay a pref
     await handle.destroy();
   }
 });
+
+pgOnly('a read-only store (the verify command) verifies and writes nothing', async () => {
+  const handle = testStoreHandle('postgres');
+  const store = await handle.open();
+  const reader = await openStore({ ...handle.options, readOnly: true });
+  try {
+    await appendMany(store, 3);
+    assert.equal(await reader.audit.verifyChain(), { ok: true, checked: 3 });
+    await refusedWith(reader.audit.append({ actor: 'assistant', action: 'patient.lookup' }), /read-only/);
+    await refusedWith(reader.calls.start('call-ro'), /read-only transaction/);
+  } finally {
+    await reader.close();
+    await store.close();
+    await handle.destroy();
+  }
+});
+
+const embeddedLock = suite('embedded store lock');
+
+embeddedLock('a data directory held by another live process is refused, and taken over once that process is gone', async () => {
+  const handle = testStoreHandle('pglite');
+  await handle.prepare();
+  const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => holder.once('exit', () => resolve()));
+  try {
+    writeFileSync(join(handle.options.dataDir, 'pglite.lock'), `${holder.pid}\n`);
+    try {
+      await openStore(handle.options);
+      assert.unreachable('the store is held by another process');
+    } catch (err) {
+      assert.instance(err, StoreLockedError);
+      assert.is((err as StoreLockedError).pid, holder.pid);
+    }
+    holder.kill('SIGKILL');
+    await exited;
+    const store = await openStore(handle.options);
+    assert.is(readFileSync(join(handle.options.dataDir, 'pglite.lock'), 'utf8').trim(), String(process.pid));
+    await store.close();
+    assert.not.ok(existsSync(join(handle.options.dataDir, 'pglite.lock')), 'released on close');
+  } finally {
+    holder.kill('SIGKILL');
+    await handle.destroy();
+  }
+});
+
+embeddedLock.run();
 
 pgOnly('PostgreSQL needs an audit key from the environment', async () => {
   try {

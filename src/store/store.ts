@@ -65,6 +65,9 @@ const AUDIT_KEY_FILE = 'audit.key';
 const LOCK_FILE = 'pglite.lock';
 
 export async function openStore(options: StoreOptions): Promise<Store> {
+  if (options.readOnly && !options.databaseUrl && !existsSync(resolve(options.dataDir, 'pglite'))) {
+    throw new StoreError(`no embedded store in ${resolve(options.dataDir)}`);
+  }
   const keyring = Keyring.fromConfig(options.keyId, resolveKey(options), options.previousKeys);
   const auditKeys = AuditKeys.parse(resolveAuditKey(options));
   let db: Kysely<Database>;
@@ -86,7 +89,6 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   } else {
     kind = 'pglite';
     const dir = resolve(options.dataDir, 'pglite');
-    if (options.readOnly && !existsSync(dir)) throw new StoreError(`no embedded store in ${resolve(options.dataDir)}`);
     mkdirSync(dir, { recursive: true });
     releaseLock = lockDataDir(options.dataDir);
     try {
@@ -172,9 +174,10 @@ function quoteIdent(name: string): string {
 function resolveKey(options: StoreOptions): string {
   if (options.encryptionKey) return options.encryptionKey;
   if (options.databaseUrl) throw new KeyringError('DATA_ENCRYPTION_KEY is required when DATABASE_URL is set');
-  mkdirSync(options.dataDir, { recursive: true });
   const path = join(options.dataDir, KEY_FILE);
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  if (options.readOnly) throw new KeyringError(`no encryption key: set DATA_ENCRYPTION_KEY or keep ${path}`);
+  mkdirSync(options.dataDir, { recursive: true });
   const key = randomBytes(32).toString('base64');
   try {
     writeFileSync(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
@@ -261,8 +264,13 @@ function releaseDataDirLock(path: string): void {
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed child its parent has not reaped yet still answers signal 0 (Linux: state Z in /proc).
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
