@@ -70,6 +70,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   }
   const keyring = Keyring.fromConfig(options.keyId, resolveKey(options), options.previousKeys);
   const auditKeys = AuditKeys.parse(resolveAuditKey(options));
+  const headFile = auditHeadFile(options);
   let db: Kysely<Database>;
   let kind: Store['kind'];
   let releaseLock = () => {};
@@ -124,7 +125,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     await destroy();
     throw err instanceof StoreError ? err : new StoreError(`cannot open the ${kind} store`, { cause: err });
   }
-  const audit = new AuditLog(db, { keys: auditKeys, headFile: auditHeadFile(options), readOnly: options.readOnly, logger: options.logger });
+  const audit = new AuditLog(db, { keys: auditKeys, headFile, readOnly: options.readOnly, logger: options.logger });
   return {
     kind, db, keyring,
     calls: new CallRepository(db),
@@ -216,8 +217,15 @@ function resolveAuditKey(options: StoreOptions): string {
  */
 function auditHeadFile(options: StoreOptions): AuditHeadFile | undefined {
   if (!options.databaseUrl) return new AuditHeadFile(join(options.dataDir, 'audit-head.json'));
-  const url = new URL(options.databaseUrl);
-  const target = `${url.hostname}:${url.port || '5432'}${url.pathname}|${options.schema ?? ''}`;
+  // Host, port and database (not the credentials, which may rotate); a libpq keyword string is taken whole.
+  let target = options.databaseUrl;
+  try {
+    const url = new URL(options.databaseUrl);
+    target = `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+  } catch {
+    // not a URL
+  }
+  target += `|${options.schema ?? ''}`;
   try {
     if (!options.readOnly) mkdirSync(options.dataDir, { recursive: true });
   } catch (err) {
