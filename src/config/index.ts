@@ -139,6 +139,9 @@ export const ConfigSchema = z.object({
     keyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
     /** Retired keys still able to decrypt: `id:key,id:key`. */
     previousKeys: z.string().optional(),
+    /** HMAC key of the audit chain and its signed head, 32+ bytes as base64 or hex; kept away from the database.
+     *  Generated into dataDir on first start when unset (embedded only); required with PostgreSQL. */
+    auditKey: z.string().min(1).optional(),
   }).prefault({}),
   redis: z.object({
     /** When set, call registry, prefetch cache and EMR result events are shared across nodes through Redis. */
@@ -235,6 +238,7 @@ export const ENV_KEYS: Record<string, string> = {
   DATA_ENCRYPTION_KEY: 'store.encryptionKey',
   DATA_ENCRYPTION_KEY_ID: 'store.keyId',
   DATA_ENCRYPTION_PREVIOUS_KEYS: 'store.previousKeys',
+  AUDIT_HMAC_KEY: 'store.auditKey',
   REDIS_URL: 'redis.url',
   EMR_ENGINE: 'emr.engine',
   OPENEMR_BASE_URL: 'emr.baseUrl',

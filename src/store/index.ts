@@ -1,6 +1,9 @@
-export { openStore, storeOptionsFromConfig, dropSchema, StoreError, type Store, type StoreOptions } from './store.js';
+export { openStore, storeOptionsFromConfig, dropSchema, StoreError, StoreLockedError, type Store, type StoreOptions } from './store.js';
 export { Keyring, KeyringError, DecryptError, parseKey, type Sealed } from './crypto.js';
-export { AuditLog, GENESIS_HASH, canonicalJson, auditHash, type AuditEntry, type AuditRecord, type AuditVerification } from './audit.js';
+export {
+  AuditLog, AuditKeys, AuditHeadFile, AuditIntegrityError, AuditKeyError, AuditHeadFileError, GENESIS_HASH, canonicalJson, auditHash,
+  type AuditEntry, type AuditRecord, type AuditVerification, type AuditBreakReason, type AuditReport, type SignedAuditHead,
+} from './audit.js';
 export {
   CallRepository, TurnRepository, TokenRepository, JobRepository, StaleTokenError,
   type Turn, type StoredToken, type JobRecord, type NewJob,

@@ -78,10 +78,67 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('calls').execute();
     },
   },
+  '0004_audit_hardening': {
+    // Refuses TRUNCATE (row triggers do not fire for it), keys the chain (per-row `alg`: rows written before this
+    // migration keep 'sha256', new ones are 'hmac-sha256') and keeps a signed head outside audit_log. The head over
+    // the rows already present is signed by the `signLegacyAuditHead` hook, in this migration's transaction.
+    async up(db: Kysely<any>): Promise<void> {
+      await sql`create trigger audit_log_no_truncate before truncate on audit_log
+        for each statement execute function audit_log_append_only()`.execute(db);
+      await sql`alter table audit_log add column alg text not null default 'sha256'`.execute(db);
+      // New rows must say how they are hashed; no default a forgotten column could fall back to.
+      await sql`alter table audit_log alter column alg drop default`.execute(db);
+      await sql`alter table audit_log add constraint audit_log_alg check (alg in ('sha256', 'hmac-sha256'))`.execute(db);
+      await db.schema.createTable('audit_head')
+        .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn('entries', 'integer', (c) => c.notNull())
+        .addColumn('last_id', 'integer', (c) => c.notNull())
+        .addColumn('last_hash', 'text', (c) => c.notNull())
+        .addColumn('keyed_from', 'integer')
+        .addColumn('signed_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .execute();
+      await sql`create function audit_head_keep() returns trigger language plpgsql as $$
+        begin raise exception 'audit_head is only ever replaced, never removed'; end $$`.execute(db);
+      await sql`create trigger audit_head_no_delete before delete on audit_head
+        for each row execute function audit_head_keep()`.execute(db);
+      await sql`create trigger audit_head_no_truncate before truncate on audit_head
+        for each statement execute function audit_head_keep()`.execute(db);
+    },
+    async down(db: Kysely<any>): Promise<void> {
+      await db.schema.dropTable('audit_head').execute();
+      await sql`drop function if exists audit_head_keep()`.execute(db);
+      await sql`alter table audit_log drop constraint audit_log_alg`.execute(db);
+      await sql`alter table audit_log drop column alg`.execute(db);
+      await sql`drop trigger audit_log_no_truncate on audit_log`.execute(db);
+    },
+  },
 };
 
+export interface MigrationHooks {
+  /** Runs inside 0004_audit_hardening: signs the audit head over the rows already in audit_log (needs the key). */
+  signLegacyAuditHead?(db: Kysely<any>): Promise<void>;
+}
+
 export class CodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly hooks: MigrationHooks = {}) {}
+
   async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations;
+    const hardening = migrations['0004_audit_hardening']!;
+    const { signLegacyAuditHead } = this.hooks;
+    return {
+      ...migrations,
+      '0004_audit_hardening': {
+        ...hardening,
+        async up(db) {
+          await hardening.up(db);
+          if (signLegacyAuditHead) await signLegacyAuditHead(db);
+          else {
+            const existing = await sql<{ n: number }>`select count(*)::int as n from audit_log`.execute(db);
+            if (existing.rows[0]!.n > 0) throw new Error('0004_audit_hardening needs the audit key to sign the existing audit log');
+          }
+        },
+      },
+    };
   }
 }

@@ -64,6 +64,19 @@ export interface AuditLogTable {
   detail: ColumnType<Record<string, unknown>, string, string>;
   prev_hash: string;
   hash: string;
+  /** 'sha256' (rows written before the chain was keyed) or 'hmac-sha256'. */
+  alg: 'sha256' | 'hmac-sha256';
+}
+
+/** The single signed head of the audit chain (id = 1), replaced in the same transaction as each append. */
+export interface AuditHeadTable {
+  id: number;
+  entries: number;
+  last_id: number;
+  last_hash: string;
+  keyed_from: number | null;
+  signed_at: Timestamp;
+  signature: string;
 }
 
 export interface Database {
@@ -72,4 +85,5 @@ export interface Database {
   emr_jobs: EmrJobsTable;
   oauth_tokens: OauthTokensTable;
   audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
 }

@@ -181,12 +181,16 @@ embedded('the embedded store generates its key once, mode 0600, and reuses it', 
     assert.is(statSync(keyPath).mode & 0o777, 0o600);
     const key = readFileSync(keyPath, 'utf8').trim();
     assert.is(Buffer.from(key, 'base64').length, 32);
-    assert.is(logs.length, 1);
-    assert.not.ok(logs[0]!.includes(key), 'the key itself is never logged');
+    // Two keys are generated: the encryption key and the audit HMAC key, each 0600 and never logged.
+    const auditKeyPath = join(dataDir, 'audit.key');
+    assert.is(statSync(auditKeyPath).mode & 0o777, 0o600);
+    const auditKey = readFileSync(auditKeyPath, 'utf8').trim();
+    assert.is(logs.length, 2);
+    for (const secret of [key, auditKey]) assert.not.ok(logs.some((l) => l.includes(secret)), 'a key itself is never logged');
     const second = await openStore({ dataDir, keyId: 'k1', logger });
     assert.is((await second.turns.list('c'))[0]!.text, 'hello');
     await second.close();
-    assert.is(logs.length, 1, 'no second key generated');
+    assert.is(logs.length, 2, 'no second key generated');
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

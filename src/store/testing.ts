@@ -25,9 +25,10 @@ export interface TestStoreHandle {
 export function testStoreHandle(kind: 'pglite' | 'postgres', key = randomBytes(32).toString('base64')): TestStoreHandle {
   const dataDir = mkdtempSync(join(tmpdir(), 'carevox-store-'));
   const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const auditKey = randomBytes(32).toString('base64');
   const options: StoreOptions = kind === 'pglite'
-    ? { dataDir, encryptionKey: key, keyId: 'k1' }
-    : { dataDir, encryptionKey: key, keyId: 'k1', databaseUrl: TEST_DATABASE_URL, schema };
+    ? { dataDir, encryptionKey: key, keyId: 'k1', auditKey }
+    : { dataDir, encryptionKey: key, keyId: 'k1', auditKey, databaseUrl: TEST_DATABASE_URL, schema };
   const prepare = async () => {
     if (kind === 'pglite' && !existsSync(join(dataDir, 'pglite'))) cpSync(await pgliteTemplate(), join(dataDir, 'pglite'), { recursive: true });
   };
@@ -53,7 +54,7 @@ async function pgliteTemplate(): Promise<string> {
   const dir = join(tmpdir(), `carevox-pglite-template-${createHash('sha256').update(migrations).digest('hex').slice(0, 12)}`);
   if (existsSync(join(dir, 'READY'))) return join(dir, 'pglite');
   const building = mkdtempSync(join(tmpdir(), 'carevox-pglite-building-'));
-  const store = await openStore({ dataDir: building, encryptionKey: randomBytes(32).toString('base64'), keyId: 'template' });
+  const store = await openStore({ dataDir: building, encryptionKey: randomBytes(32).toString('base64'), keyId: 'template', auditKey: randomBytes(32).toString('base64') });
   await store.close();
   rmSync(join(building, 'encryption.key'), { force: true });
   writeFileSync(join(building, 'READY'), migrations);
