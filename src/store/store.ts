@@ -2,7 +2,7 @@
  * The durable store: embedded PGlite (a data directory) by default, PostgreSQL when a database URL is given.
  * Both speak the same SQL through Kysely; migrations run on open.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { AuditLog } from './audit.js';
 import { Keyring, KeyringError } from './crypto.js';
 import { createPGliteDialect } from './pglite-dialect.js';
+import { ensurePrivateDir, tighten } from './private-files.js';
 import { CodeMigrationProvider } from './migrations.js';
 import { CallRepository, JobRepository, TokenRepository, TurnRepository } from './repositories.js';
 import type { Database } from './schema.js';
@@ -46,6 +47,8 @@ export interface Store {
 }
 
 const KEY_FILE = 'encryption.key';
+/** Longest wait for a PostgreSQL connection: an unreachable server fails start-up (and a query) in seconds. */
+const PG_CONNECT_TIMEOUT_MS = 5_000;
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const keyring = Keyring.fromConfig(options.keyId, resolveKey(options), options.previousKeys);
@@ -57,13 +60,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: 10,
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
       ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     kind = 'pglite';
     const dir = resolve(options.dataDir, 'pglite');
-    mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(options.dataDir); // owner-only: holds the database and the generated key
     db = new Kysely<Database>({ dialect: await createPGliteDialect(dir) });
   }
   try {
@@ -104,7 +108,7 @@ export async function dropSchema(databaseUrl: string, schema: string): Promise<v
 }
 
 async function createSchema(databaseUrl: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
   await client.connect();
   try {
     await client.query(`create schema if not exists ${quoteIdent(schema)}`);
@@ -125,9 +129,12 @@ function quoteIdent(name: string): string {
 function resolveKey(options: StoreOptions): string {
   if (options.encryptionKey) return options.encryptionKey;
   if (options.databaseUrl) throw new KeyringError('DATA_ENCRYPTION_KEY is required when DATABASE_URL is set');
-  mkdirSync(options.dataDir, { recursive: true });
+  ensurePrivateDir(options.dataDir);
   const path = join(options.dataDir, KEY_FILE);
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  if (existsSync(path)) {
+    tighten(path); // a key file written by hand or by an older version may be readable by others
+    return readFileSync(path, 'utf8').trim();
+  }
   const key = randomBytes(32).toString('base64');
   try {
     writeFileSync(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
