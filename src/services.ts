@@ -14,11 +14,11 @@ import {
   createTtsEngine, FallbackTtsEngine, FliteTtsEngine, logTtsFallback, PhraseCache, splitSentences, type TtsEngine,
 } from './tts/index.js';
 import {
-  createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig, type ReceptionistOptions,
+  createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig, type ClinicConfig, type ReceptionistOptions,
 } from './dialog/index.js';
 import {
   createMemoryEmr, createOpenEmrService, DEMO_PATIENTS, MemorySharedState, RedisSharedState,
-  type EmrGateway, type OpenEmrService, type SharedState,
+  type EmrGateway, type OpenEmrMapping, type OpenEmrService, type SharedState,
 } from './emr/index.js';
 import { openStore, storeOptionsFromConfig, type Store } from './store/index.js';
 
@@ -42,14 +42,35 @@ export interface ServiceOverrides {
   engines?: Partial<CallEngines>;
   /** An already open store (tests); otherwise the configured one is opened (and closed with the services). */
   store?: Store;
+  /** The clinic and OpenEMR mapping already loaded and checked at start-up; otherwise loaded from the config. */
+  clinic?: ClinicConfig;
+  emrMapping?: OpenEmrMapping;
 }
 
+/**
+ * When a step fails, what the steps before it started is closed again before the error is passed on: the VAD
+ * worker thread and the flite processes would otherwise keep the process alive with nothing listening.
+ */
 export async function createServices(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Services> {
+  const started: Array<() => Promise<unknown>> = [];
+  try {
+    return await assembleServices(config, logger, overrides, (close) => started.push(close));
+  } catch (err) {
+    await Promise.allSettled(started.reverse().map((close) => close()));
+    throw err;
+  }
+}
+
+async function assembleServices(
+  config: Config, logger: Logger, overrides: ServiceOverrides, onStarted: (close: () => Promise<unknown>) => void,
+): Promise<Services> {
   const metrics = createMetrics();
   const notes: string[] = [];
 
   const vad = overrides.engines?.vad ?? (await loadSileroVad({ onBatch: (windows, ms) => metrics.vadBatch(windows, ms) }));
+  onStarted(() => vad.close());
   const asr = overrides.engines?.asr ?? (await createAsrEngine(config));
+  onStarted(() => asr.close());
   if (!asr.available) {
     const note = `speech recognition unavailable (${asr.unavailableReason ?? asr.name}): callers are offered keypad menus`;
     notes.push(note);
@@ -67,11 +88,13 @@ export async function createServices(config: Config, logger: Logger, overrides: 
       processes: config.tts.fliteProcesses,
     });
     tts = flite;
+    onStarted(() => flite.close());
     ttsHealth = { engine: flite.name, voice: flite.voice };
     if (config.tts.engine !== 'flite') {
       try {
         const primary = await createTtsEngine(config.tts, { modelsDir: config.models.dir });
         // Any sentence the primary cannot speak (error, stall, garbage) is spoken by flite instead.
+        onStarted(() => primary.close());
         tts = new FallbackTtsEngine(primary, flite, { onFallback: logTtsFallback(logger.child({ component: 'tts' })) });
         ttsHealth = { engine: primary.name, voice: primary.voice, fallback: flite.name };
       } catch (err) {
@@ -82,15 +105,17 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     }
   }
 
-  const clinic = config.dialog.clinicFile ? loadClinicConfig(config.dialog.clinicFile) : defaultClinicConfig();
+  const clinic = overrides.clinic ?? (config.dialog.clinicFile ? loadClinicConfig(config.dialog.clinicFile) : defaultClinicConfig());
   const store = overrides.store ?? (await openStore(storeOptionsFromConfig(config.store, logger.child({ component: 'store' }))));
+  if (!overrides.store) onStarted(() => store.close());
   let emr: EmrGateway;
   let emrForCall: ReceptionistOptions['emr'];
   let openEmr: OpenEmrService | undefined;
   if (config.emr.engine === 'openemr') {
-    openEmr = createOpenEmrService({ config, store, clinic, logger: logger.child({ component: 'emr' }) });
-    openEmr.worker.start();
+    openEmr = createOpenEmrService({ config, store, clinic, mapping: overrides.emrMapping, logger: logger.child({ component: 'emr' }) });
     const service = openEmr;
+    onStarted(() => service.close());
+    service.worker.start();
     emr = service.sharedGateway;
     // Each call gets its own gateway: its id on every audit entry, and the caller-ID prefetch at call start.
     emrForCall = (context) => {
@@ -110,7 +135,15 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   // Render the clinic's fixed prompts once, in the background, so greetings and menus start from memory.
   // Cacheable replies are cached per sentence (the TTS stage splits them), so warm sentence by sentence.
   const prompts = fixedPrompts(clinic.prompts, { clinic: clinic.name, hours: describeHours(clinic), address: clinic.address });
-  const warming = phraseCache.warm(tts, prompts.flatMap((text) => splitSentences(text)))
+  // Warming stops at the next sentence once the services close (a failed start-up need not wait for all of it).
+  let closing = false;
+  const untilClosing = function* (sentences: string[]) {
+    for (const sentence of sentences) {
+      if (closing) return;
+      yield sentence;
+    }
+  };
+  const warming = phraseCache.warm(tts, untilClosing(prompts.flatMap((text) => splitSentences(text))))
     .catch((err: unknown) => logger.warn({ error: describeError(err) }, 'could not pre-render the fixed prompts'));
 
   const engines: CallEngines = { vad, asr, tts, dialog, phraseCache };
@@ -159,6 +192,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
       fallbacks: notes,
     }),
     close: async () => {
+      closing = true;
       await warming;
       await recording;
       await Promise.allSettled([vad.close(), asr.close(), tts.close(), openEmr?.close()]);

@@ -2,7 +2,7 @@
  * The durable store: embedded PGlite (a data directory) by default, PostgreSQL when a database URL is given.
  * Both speak the same SQL through Kysely; migrations run on open.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { AuditHeadFile, AuditKeyError, AuditKeys, AuditLog, signLegacyAuditHead } from './audit.js';
 import { Keyring, KeyringError } from './crypto.js';
 import { createPGliteDialect } from './pglite-dialect.js';
+import { ensurePrivateDir, tighten } from './private-files.js';
 import { CodeMigrationProvider } from './migrations.js';
 import { CallRepository, JobRepository, TokenRepository, TurnRepository } from './repositories.js';
 import type { Database } from './schema.js';
@@ -63,6 +64,8 @@ export interface Store {
 const KEY_FILE = 'encryption.key';
 const AUDIT_KEY_FILE = 'audit.key';
 const LOCK_FILE = 'pglite.lock';
+/** Longest wait for a PostgreSQL connection: an unreachable server fails start-up (and a query) in seconds. */
+const PG_CONNECT_TIMEOUT_MS = 5_000;
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   if (options.readOnly && !options.databaseUrl && !existsSync(resolve(options.dataDir, 'pglite'))) {
@@ -84,13 +87,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: 10,
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
       ...(settings.length ? { options: settings.join(' ') } : {}),
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     kind = 'pglite';
     const dir = resolve(options.dataDir, 'pglite');
-    mkdirSync(dir, { recursive: true });
+    if (!options.readOnly) ensurePrivateDir(options.dataDir); // owner-only: holds the database and the generated keys
     releaseLock = lockDataDir(options.dataDir);
     try {
       db = new Kysely<Database>({ dialect: await createPGliteDialect(dir) });
@@ -154,7 +158,7 @@ export async function dropSchema(databaseUrl: string, schema: string): Promise<v
 }
 
 async function createSchema(databaseUrl: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
   await client.connect();
   try {
     await client.query(`create schema if not exists ${quoteIdent(schema)}`);
@@ -169,46 +173,43 @@ function quoteIdent(name: string): string {
 }
 
 /**
- * The embedded store generates its key on first start and keeps it beside the data (mode 0600); with
- * PostgreSQL the key must come from the environment, since the database may be shared by several nodes.
+ * The embedded store generates its keys on first start and keeps them beside the data (mode 0600); with
+ * PostgreSQL they must come from the environment, since the database may be shared by several nodes.
  */
 function resolveKey(options: StoreOptions): string {
-  if (options.encryptionKey) return options.encryptionKey;
-  if (options.databaseUrl) throw new KeyringError('DATA_ENCRYPTION_KEY is required when DATABASE_URL is set');
-  const path = join(options.dataDir, KEY_FILE);
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  if (options.readOnly) throw new KeyringError(`no encryption key: set DATA_ENCRYPTION_KEY or keep ${path}`);
-  mkdirSync(options.dataDir, { recursive: true });
-  const key = randomBytes(32).toString('base64');
+  return options.encryptionKey ?? generatedKey(options, {
+    file: KEY_FILE, what: 'data encryption key', missing: (message) => new KeyringError(message),
+    requiredWith: 'DATA_ENCRYPTION_KEY is required when DATABASE_URL is set', env: 'DATA_ENCRYPTION_KEY',
+  });
+}
+
+/** Like the encryption key, and kept away from the database: whoever can write the table must not hold it. */
+function resolveAuditKey(options: StoreOptions): string {
+  return options.auditKey ?? generatedKey(options, {
+    file: AUDIT_KEY_FILE, what: 'audit HMAC key', missing: (message) => new AuditKeyError(message),
+    requiredWith: 'AUDIT_HMAC_KEY is required when DATABASE_URL is set', env: 'AUDIT_HMAC_KEY',
+  });
+}
+
+function generatedKey(options: StoreOptions, key: { file: string; what: string; env: string; requiredWith: string; missing(message: string): Error }): string {
+  if (options.databaseUrl) throw key.missing(key.requiredWith);
+  const path = join(options.dataDir, key.file);
+  if (existsSync(path)) {
+    if (!options.readOnly) tighten(path); // a key file written by hand or by an older version may be readable by others
+    return readFileSync(path, 'utf8').trim();
+  }
+  if (options.readOnly) throw key.missing(`no ${key.what}: set ${key.env} or keep ${path}`);
+  ensurePrivateDir(options.dataDir);
+  const value = randomBytes(32).toString('base64');
   try {
-    writeFileSync(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     // Another process created it between the check and the write: use theirs.
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8').trim();
     throw err;
   }
-  options.logger?.warn({ path }, 'generated a new data encryption key (kept with mode 0600; back it up with the data)');
-  return key;
-}
-
-
-/** Like the encryption key: generated beside the embedded data (0600); from the environment with PostgreSQL. */
-function resolveAuditKey(options: StoreOptions): string {
-  if (options.auditKey) return options.auditKey;
-  if (options.databaseUrl) throw new AuditKeyError('AUDIT_HMAC_KEY is required when DATABASE_URL is set');
-  const path = join(options.dataDir, AUDIT_KEY_FILE);
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  if (options.readOnly) throw new AuditKeyError(`no audit key: set AUDIT_HMAC_KEY or keep ${path}`);
-  mkdirSync(options.dataDir, { recursive: true });
-  const key = randomBytes(32).toString('base64');
-  try {
-    writeFileSync(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8').trim();
-    throw err;
-  }
-  options.logger?.warn({ path }, 'generated a new audit HMAC key (kept with mode 0600; back it up with the data, away from the database)');
-  return key;
+  options.logger?.warn({ path }, `generated a new ${key.what} (kept with mode 0600; back it up with the data)`);
+  return value;
 }
 
 /**
@@ -227,7 +228,7 @@ function auditHeadFile(options: StoreOptions): AuditHeadFile | undefined {
   }
   target += `|${options.schema ?? ''}`;
   try {
-    if (!options.readOnly) mkdirSync(options.dataDir, { recursive: true });
+    if (!options.readOnly) ensurePrivateDir(options.dataDir);
   } catch (err) {
     options.logger?.warn({ err, dataDir: options.dataDir }, 'no local audit head file (DATA_DIR not writable): only the database head is checked');
     return undefined;
