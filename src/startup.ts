@@ -22,6 +22,7 @@ import type { OpenEmrMapping } from './emr/openemr-gateway.js';
 import { createLogger, describeError, type Logger } from './log.js';
 import type { Services } from './services.js';
 import { Keyring, KeyringError, parseKey } from './store/crypto.js';
+import { AuditKeys } from './store/audit.js';
 import type { Store } from './store/store.js';
 
 export type StartupStage =
@@ -122,6 +123,7 @@ export async function checkBeforeEngines(config: Config): Promise<StartupChecks>
   const clinic = checkClinicFile(config);
   const emrMapping = config.emr.engine === 'openemr' ? await checkOpenEmrSettings(config, clinic) : undefined;
   checkEncryptionKey(config);
+  checkAuditKey(config);
   if (!config.store.databaseUrl) checkDataDir(config.store.dataDir);
   return { clinic, emrMapping };
 }
@@ -190,6 +192,20 @@ function checkEncryptionKey(config: Config): void {
   } catch (err) {
     if (err instanceof KeyringError) throw StartupError.because('encryption-key', 'DATA_ENCRYPTION_PREVIOUS_KEYS is not usable', err);
     throw err;
+  }
+}
+
+/** The audit chain's HMAC key: like the data key, required with PostgreSQL and generated beside embedded data. */
+function checkAuditKey(config: Config): void {
+  const { auditKey, databaseUrl } = config.store;
+  if (!auditKey && databaseUrl) {
+    throw new StartupError('encryption-key', 'AUDIT_HMAC_KEY is required when DATABASE_URL is set (at least 32 bytes as base64 or hex, kept away from the database)');
+  }
+  if (!auditKey) return;
+  try {
+    AuditKeys.parse(auditKey);
+  } catch (err) {
+    throw StartupError.because('encryption-key', 'AUDIT_HMAC_KEY is not usable', err);
   }
 }
 

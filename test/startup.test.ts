@@ -57,7 +57,7 @@ t('DATA_DIR that cannot be created (inside a regular file: ENOTDIR, which stops 
 
 t('DATABASE_URL where nothing listens: the connection refusal, with host and port', async ({ dir }) => {
   const port = await unusedPort();
-  const result = await start(dir, { DATABASE_URL: `postgres://carevox:${DB_PASSWORD}@127.0.0.1:${port}/carevox`, DATA_ENCRYPTION_KEY: KEY });
+  const result = await start(dir, { DATABASE_URL: `postgres://carevox:${DB_PASSWORD}@127.0.0.1:${port}/carevox`, DATA_ENCRYPTION_KEY: KEY, AUDIT_HMAC_KEY: KEY });
   assertOneLineFailure(result, 1, new RegExp(`^carevox: cannot open the store: PostgreSQL at 127\\.0\\.0\\.1:${port} refused the connection \\(ECONNREFUSED\\)$`));
 });
 
@@ -66,7 +66,7 @@ t('DATABASE_URL of a server that accepts the connection and never answers: a bou
   const silent: Server = await listenOnLoopback((socket) => { sockets.push(socket); });
   try {
     const { port } = silent.address() as { port: number };
-    const result = await start(dir, { DATABASE_URL: `postgres://carevox:${DB_PASSWORD}@127.0.0.1:${port}/carevox`, DATA_ENCRYPTION_KEY: KEY });
+    const result = await start(dir, { DATABASE_URL: `postgres://carevox:${DB_PASSWORD}@127.0.0.1:${port}/carevox`, DATA_ENCRYPTION_KEY: KEY, AUDIT_HMAC_KEY: KEY });
     assertOneLineFailure(result, 1, new RegExp(`^carevox: cannot open the store: PostgreSQL at 127\\.0\\.0\\.1:${port} did not accept a connection in time`));
   } finally {
     for (const socket of sockets) socket.destroy();
@@ -84,7 +84,7 @@ t('clinic file that is not JSON, and one that breaks the schema', async ({ dir }
   assertOneLineFailure(await start(dir, { CLINIC_CONFIG: badSchema }), 2, /^carevox: clinic file .*clinic-schema\.json: .*(frontDeskNumber|hours|providers)/);
 });
 
-t('DATA_ENCRYPTION_KEY too short, and missing with DATABASE_URL', async ({ dir }) => {
+t('DATA_ENCRYPTION_KEY too short, and it or AUDIT_HMAC_KEY missing with DATABASE_URL', async ({ dir }) => {
   const short = randomBytes(16).toString('base64');
   const shortResult = await start(dir, { DATA_ENCRYPTION_KEY: short });
   assertOneLineFailure(shortResult, 2, /^carevox: DATA_ENCRYPTION_KEY is not usable: .*32 bytes.*got 16$/);
@@ -93,6 +93,9 @@ t('DATA_ENCRYPTION_KEY too short, and missing with DATABASE_URL', async ({ dir }
   const port = await unusedPort();
   const missing = await start(dir, { DATABASE_URL: `postgres://carevox:${DB_PASSWORD}@127.0.0.1:${port}/carevox` });
   assertOneLineFailure(missing, 2, /^carevox: DATA_ENCRYPTION_KEY is required when DATABASE_URL is set/);
+
+  const noAuditKey = await start(dir, { DATABASE_URL: `postgres://carevox:${DB_PASSWORD}@127.0.0.1:${port}/carevox`, DATA_ENCRYPTION_KEY: KEY });
+  assertOneLineFailure(noAuditKey, 2, /^carevox: AUDIT_HMAC_KEY is required when DATABASE_URL is set/);
 });
 
 t('EMR_ENGINE=openemr with an http base URL, no client id and no mapping file: all named at once', async ({ dir }) => {
