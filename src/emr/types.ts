@@ -62,7 +62,11 @@ export interface EmrGateway {
   sendStaffMessage(message: StaffMessage, requestId: string): Promise<void>;
 }
 
-export type EmrErrorCode = 'unavailable' | 'timeout' | 'not-found' | 'conflict' | 'forbidden' | 'invalid-response';
+/**
+ * `queued`: a write was saved durably (the outbox) and will be carried out, but the EMR has not confirmed it in
+ * the time a caller can wait; the caller is told it is saved, not that it failed.
+ */
+export type EmrErrorCode = 'unavailable' | 'timeout' | 'not-found' | 'conflict' | 'forbidden' | 'invalid-response' | 'queued';
 
 export class EmrError extends Error {
   constructor(readonly code: EmrErrorCode, message: string, options?: { cause?: unknown }) {
