@@ -1,6 +1,7 @@
 /**
  * The EMR as the dialog sees it. Every call is asynchronous and may be slow or fail; the dialog never awaits
- * it on the audio path (it says a filler and carries on). Implementations: in memory (tests, demos) and OpenEMR.
+ * it on the audio path (it says a filler and carries on). Implementations: embedded in the carevox store (the
+ * default), OpenEMR, and in memory with injectable faults (unit tests).
  * Dates are clinic-local: `YYYY-MM-DD`; times `HH:MM` (24 h); the clinic's IANA zone is in the clinic config.
  */
 
