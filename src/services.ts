@@ -17,7 +17,7 @@ import {
   createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig, type ClinicConfig, type ReceptionistOptions,
 } from './dialog/index.js';
 import {
-  createMemoryEmr, createOpenEmrService, DEMO_PATIENTS, MemorySharedState, RedisSharedState,
+  createOpenEmrService, DEMO_PATIENTS, EmbeddedEmr, MemorySharedState, RedisSharedState,
   type EmrGateway, type OpenEmrMapping, type OpenEmrService, type SharedState,
 } from './emr/index.js';
 import { openStore, storeOptionsFromConfig, type Store } from './store/index.js';
@@ -29,7 +29,7 @@ export interface Services {
   store: Store;
   /** Persists a finished call: the call row, then its turns, encrypted. Never throws; never logs the text. */
   recordCall(record: CallRecord): Promise<void>;
-  /** The EMR the dialog talks to (the embedded demo EMR unless OpenEMR is configured). */
+  /** The EMR the dialog talks to (the embedded EMR in the store unless OpenEMR is configured). */
   emr: EmrGateway;
   engines: CallEngines;
   transferNumber?: string;
@@ -123,9 +123,13 @@ async function assembleServices(
       return { gateway, release: () => void gateway.close() };
     };
   } else {
-    // The embedded demo EMR: seeded with demo patients so a demo call can get through.
-    emr = createMemoryEmr({ clinic, patients: DEMO_PATIENTS });
-    emrForCall = emr;
+    // The embedded EMR lives in the store, so bookings and messages survive restarts and every node on the same
+    // database sees them; the demo patients are seeded once (a no-op when they exist).
+    const embedded = new EmbeddedEmr({ store, clinic });
+    await embedded.seedPatients(DEMO_PATIENTS);
+    emr = embedded;
+    // Each call gets its own view: its id on every audit entry and on what the caller leaves for staff.
+    emrForCall = (context) => ({ gateway: embedded.forCall(context.callId) });
   }
   const llm = config.llm.model
     ? { model: config.llm.model, baseURL: config.llm.baseUrl, apiKey: config.llm.apiKey, firstOutputTimeoutMs: config.llm.firstOutputTimeoutMs }

@@ -89,4 +89,41 @@ emrCall('OpenEMR slow (5 s): a filler is said at once, the caller never hears de
   }
 });
 
+emrCall('OpenEMR down at the confirmation: the caller hears the booking is saved and will be completed, and it is', async ({ double, server }) => {
+  const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: JANE });
+  await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
+  await untilQuiet(caller);
+  for (const keys of ['1', '02031980#', '1', '9', '1']) await botAnswers(caller, keys); // book, DOB, type, any provider, first available
+  await untilQuiet(caller); // the offers
+  await botAnswers(caller, '1'); // the first offer
+  await untilQuiet(caller); // "To confirm: ... Shall I book it?"
+  const before = double.appointments().length;
+  double.faults.down = true;
+  try {
+    caller.pressDigit('1'); // yes: the booking is queued durably, but OpenEMR cannot take it now
+    // Bring OpenEMR back only once the dialog has its answer for the caller (so it cannot have been confirmed).
+    await caller.waitFor('the dialog to hear the request is queued',
+      () => server.logs.some((l) => l.msg === 'dialog EMR request failed' && l.code === 'queued'), 30_000);
+  } finally {
+    double.faults.down = false;
+  }
+  // The filler was long over by then: what plays from now on is the answer.
+  const answeredAt = performance.now();
+  await caller.waitFor('the answer', () => caller.received.some((e) => e.kind === 'media' && e.at > answeredAt), 20_000);
+  await untilQuiet(caller);
+  const record = await server.hangUp(caller);
+  const said = record.botSentences.map((s) => s.text).join(' ');
+  assert.match(said, /is saved and will be completed\. If it cannot be, our staff will call you to confirm/, said);
+  assert.not.match(said, /cannot reach our scheduling system/);
+  assert.not.match(said, /You are all set/);
+  // The worker completes it once OpenEMR is back: the job succeeds and the appointment is in OpenEMR.
+  const store = server.services.store;
+  const deadline = performance.now() + 60_000;
+  while (!(await store.jobs.list('succeeded')).some((j) => j.callId === caller.callSid && j.kind === 'book')) {
+    if (performance.now() > deadline) throw new Error('timed out waiting for the queued booking to complete');
+    await caller.pause(100);
+  }
+  assert.is(double.appointments().length, before + 1);
+});
+
 emrCall.run();

@@ -148,7 +148,9 @@ export const ConfigSchema = z.object({
     url: z.string().min(1).optional(),
   }).prefault({}),
   emr: z.object({
-    engine: z.enum(['memory', 'openemr']).default('memory'),
+    /** `embedded` (the EMR in the carevox store; `memory` is its old name, still accepted) or `openemr`. */
+    engine: z.enum(['embedded', 'memory', 'openemr']).default('embedded')
+      .transform((engine) => (engine === 'memory' ? 'embedded' : engine)),
     /** OpenEMR origin, e.g. https://emr.example.org (the client adds /apis/SITE and /oauth2/SITE). */
     baseUrl: z.string().url().optional(),
     site: z.string().regex(/^[A-Za-z0-9_-]+$/).default('default'),

@@ -8,4 +8,4 @@ export {
   CallRepository, TurnRepository, TokenRepository, JobRepository, StaleTokenError,
   type Turn, type StoredToken, type JobRecord, type NewJob,
 } from './repositories.js';
-export type { Database, JobStatus } from './schema.js';
+export type { Database, JobStatus, StaffRequestState } from './schema.js';

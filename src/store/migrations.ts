@@ -78,6 +78,70 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('calls').execute();
     },
   },
+  '0003_embedded_emr': {
+    // The embedded EMR (EMR_ENGINE=embedded): patients, appointments and what callers left for staff, shared by
+    // every node on the database. Names, DOB, phones, notes and messages are sealed; lookups go through keyed
+    // blind indexes, never plaintext columns.
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.createTable('emr_patients')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('first_name_enc', 'text', (c) => c.notNull())
+        .addColumn('last_name_enc', 'text', (c) => c.notNull())
+        .addColumn('dob_enc', 'text', (c) => c.notNull())
+        .addColumn('phones_enc', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('name_dob_index', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema.createIndex('emr_patients_name_dob').on('emr_patients').column('name_dob_index').execute();
+      await db.schema.createTable('emr_patient_phones')
+        .addColumn('patient_id', 'text', (c) => c.notNull().references('emr_patients.id').onDelete('cascade'))
+        .addColumn('phone_index', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('emr_patient_phones_pk', ['patient_id', 'phone_index'])
+        .execute();
+      await db.schema.createIndex('emr_patient_phones_index').on('emr_patient_phones').column('phone_index').execute();
+      await db.schema.createTable('emr_appointments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('request_id', 'text', (c) => c.notNull().unique())
+        .addColumn('patient_id', 'text', (c) => c.notNull().references('emr_patients.id'))
+        .addColumn('provider_id', 'text', (c) => c.notNull())
+        .addColumn('type_id', 'text', (c) => c.notNull())
+        .addColumn('date', 'text', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('duration_min', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('booked', 'cancelled')`))
+        .addColumn('note_enc', 'text')
+        .addColumn('note_key_id', 'text')
+        .addColumn('cancel_request_id', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('cancelled_at', 'timestamptz')
+        .execute();
+      await db.schema.createIndex('emr_appointments_patient').on('emr_appointments').column('patient_id').execute();
+      // Overlaps are refused under a per-provider-day lock in the booking transaction; this also stops two
+      // bookings starting at the same minute even if that lock were ever bypassed.
+      await sql`create unique index emr_appointments_one_start on emr_appointments (provider_id, date, time) where status = 'booked'`.execute(db);
+      await db.schema.createTable('emr_staff_requests')
+        .addColumn('id', 'serial', (c) => c.primaryKey())
+        .addColumn('request_id', 'text', (c) => c.notNull().unique())
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('message', 'refill', 'callback')`))
+        .addColumn('call_id', 'text')
+        .addColumn('patient_id', 'text', (c) => c.references('emr_patients.id'))
+        .addColumn('subject_enc', 'text', (c) => c.notNull())
+        .addColumn('body_enc', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull().defaultTo('new').check(sql`state in ('new', 'in_progress', 'done')`))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema.createIndex('emr_staff_requests_state').on('emr_staff_requests').columns(['state', 'created_at']).execute();
+    },
+    async down(db: Kysely<any>): Promise<void> {
+      await db.schema.dropTable('emr_staff_requests').execute();
+      await db.schema.dropTable('emr_appointments').execute();
+      await db.schema.dropTable('emr_patient_phones').execute();
+      await db.schema.dropTable('emr_patients').execute();
+    },
+  },
   '0004_audit_hardening': {
     // Refuses TRUNCATE (row triggers do not fire for it), keys the chain (per-row `alg`: rows written before this
     // migration keep 'sha256', new ones are 'hmac-sha256') and keeps a signed head outside audit_log. The head over
