@@ -17,7 +17,7 @@ import {
   createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig, type ReceptionistOptions,
 } from './dialog/index.js';
 import {
-  createMemoryEmr, createOpenEmrService, DEMO_PATIENTS, MemorySharedState, RedisSharedState,
+  createMemoryEmr, createOpenEmrService, DEMO_PATIENTS, MemorySharedState, RedisSharedState, redisTimeouts,
   type EmrGateway, type OpenEmrService, type SharedState,
 } from './emr/index.js';
 import { openStore, storeOptionsFromConfig, type Store } from './store/index.js';
@@ -115,7 +115,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
 
   const engines: CallEngines = { vad, asr, tts, dialog, phraseCache };
   const sharedState: SharedState = config.redis.url
-    ? new RedisSharedState(config.redis.url, 'carevox:', logger.child({ component: 'redis' }))
+    ? new RedisSharedState(config.redis.url, { logger: logger.child({ component: 'redis' }), timeouts: redisTimeouts(config) })
     : new MemorySharedState();
 
   // The embedded store (PGlite) runs each statement synchronously on this thread, and a call's record is
