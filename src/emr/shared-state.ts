@@ -94,13 +94,17 @@ export function redisTimeouts(config: Config): RedisTimeouts {
  * reconnection forever with a backoff capped at 2 s so the node recovers by itself.
  */
 export function redisClientOptions(timeouts: RedisTimeouts = DEFAULT_REDIS_TIMEOUTS): RedisOptions {
-  return {
+  // disconnectTimeout (in ioredis's defaults, not its types): how long a closing socket may linger, 2 s by
+  // default, which held a stopped node up that long with Redis down.
+  const options: RedisOptions & { disconnectTimeout: number } = {
+    disconnectTimeout: timeouts.commandTimeoutMs,
     commandTimeout: timeouts.commandTimeoutMs,
     connectTimeout: timeouts.connectTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
   };
+  return options;
 }
 
 /**
