@@ -40,6 +40,6 @@ const answers: Record<string, number> = {};
 for (const r of results) answers[r.answer] = (answers[r.answer] ?? 0) + 1;
 console.log(JSON.stringify({
   requests, fault: args.fault, root: args.root,
-  latencyMs: summarize(results.map((r) => r.ms)), answers, health: { ...health, ms: healthMs },
+  latencyMs: summarize(results.map((r) => r.ms)), inOrderMs: results.map((r) => Math.round(r.ms)), answers, health: { ...health, ms: healthMs },
 }, null, 2));
 process.exit(0);

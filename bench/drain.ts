@@ -1,9 +1,9 @@
 /**
- * Drain benchmark: `npm run bench:drain -- [--calls 10] [--drain-seconds 2] [--redis up|down] [--root DIR]`.
+ * Drain benchmark: `npm run bench:drain -- [--calls 10] [--drain-seconds 2] [--redis up|down|frozen] [--root DIR]`.
  *
  * Starts carevox (src/main.ts) with its own redis-server, dials N live calls (the Twilio double), then sends
- * SIGTERM (after killing Redis with `--redis down`). Each caller posts the after-stream webhook the moment its
- * stream ends, as Twilio does. Prints JSON: each call's recorded outcome (from the server's call summary
+ * SIGTERM, after killing Redis (`--redis down`) or freezing it with SIGSTOP (`--redis frozen`: connected,
+ * silent). Each caller posts the after-stream webhook the moment its stream ends, as Twilio does. Prints JSON: each call's recorded outcome (from the server's call summary
  * line), how its stream ended, the after-stream answer, and how long SIGTERM -> process exit took.
  * `--root` runs another checkout's server (e.g. a worktree of main) for a before/after comparison.
  */
@@ -29,6 +29,7 @@ const callers = await Promise.all(Array.from({ length: calls }, () => TwilioCall
 await Promise.all(callers.map((c) => c.waitFor('greeting audio', () => c.mediaCount() > 10, 30_000)));
 
 if (args.redis === 'down') await redis.kill();
+if (args.redis === 'frozen') redis.freeze(); // connected, never answering
 const sigtermAt = performance.now();
 node.child.kill('SIGTERM');
 const perCall = await Promise.all(callers.map(async (caller) => {
@@ -40,6 +41,7 @@ const perCall = await Promise.all(callers.map(async (caller) => {
 const exitTimeout = new Promise<'still running after 120 s'>((r) => { setTimeout(() => r('still running after 120 s'), 120_000).unref(); });
 const exit = await Promise.race([node.exited, exitTimeout]);
 if (typeof exit === 'string') node.child.kill('SIGKILL');
+redis.thaw();
 await redis.kill();
 
 const summaries = new Map(node.logs.filter((l) => l.msg === 'call summary').map((l) => [l.callId as string, l.outcome as string]));

@@ -118,4 +118,18 @@ t('Redis down at start: the call goes ahead, and a replay on this node is still 
   }
 });
 
+t('start-up warns once when TWILIO_AUTH_TOKEN is unset (anyone reaching the webhook can get a stream token)', async () => {
+  const warning = (server: TestServer) => server.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('TWILIO_AUTH_TOKEN is unset'));
+  const open = await startTestServer();
+  const signed = await startTestServer({ twilio: { authToken: 'test-auth-token-0123456789' } });
+  try {
+    const lines = warning(open);
+    assert.is(lines.length, 1);
+    assert.is(lines[0]!.level, 40, 'a warning');
+    assert.is(warning(signed).length, 0);
+  } finally {
+    await Promise.all([open.close(), signed.close()]);
+  }
+});
+
 t.run();
