@@ -42,13 +42,7 @@ export class MemorySharedState implements SharedState {
   constructor(private readonly now: () => number = Date.now) {}
 
   async get(key: string): Promise<string | undefined> {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry.value;
+    return this.current(key);
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -56,9 +50,20 @@ export class MemorySharedState implements SharedState {
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    if ((await this.get(key)) !== undefined) return false;
-    await this.set(key, value, ttlMs);
+    // Check and set with no await between them: atomic on this thread.
+    if (this.current(key) !== undefined) return false;
+    this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
     return true;
+  }
+
+  private current(key: string): string | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
   }
 
   async delete(key: string): Promise<void> {
