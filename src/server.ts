@@ -3,6 +3,7 @@
  *   POST /twilio/voice         the number's voice webhook -> TwiML <Connect><Stream> with a per-call token
  *   GET  /twilio/media         the Media Streams WebSocket (one call per socket)
  *   POST /twilio/after-stream  where Twilio goes when the stream ends: transfer (<Dial>) or hang up
+ * and `drain()`, the graceful shutdown main.ts runs on SIGTERM.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
@@ -10,13 +11,13 @@ import websocket from '@fastify/websocket';
 import type { Config } from './config/index.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics/index.js';
-import type { CallEngines, CallRecord } from './media/call-session.js';
+import type { CallEngines, CallOutcome, CallRecord } from './media/call-session.js';
 import { CallRegistry } from './media/call-registry.js';
 import type { SharedState } from './emr/shared-state.js';
 import { handleTwilioStream } from './media/twilio/transport.js';
-import { issueCallToken } from './media/twilio/call-token.js';
+import { CallTokenLedger, issueCallToken } from './media/twilio/call-token.js';
 import { verifyTwilioSignature } from './media/twilio/signature.js';
-import { connectStreamTwiml, dialTwiml } from './media/twilio/twiml.js';
+import { connectStreamTwiml, dialTwiml, sayTwiml } from './media/twilio/twiml.js';
 
 export interface ServerDeps {
   config: Config;
@@ -33,23 +34,68 @@ export interface ServerDeps {
   recordCall?(record: CallRecord): Promise<void>;
 }
 
+export interface DrainOptions {
+  /** How long live calls may go on before each is handed to the front desk. */
+  seconds: number;
+  /** Aborting it (a second signal) ends the wait at once: the calls still live are handed over now. */
+  signal?: AbortSignal;
+  /** Longest wait, after the hand-over, for Twilio's after-stream requests for those calls. */
+  afterStreamWaitMs?: number;
+}
+
+export interface DrainReport {
+  /** Calls live when the drain began that ended by themselves within the grace period. */
+  finishedInTime: number;
+  /** Calls handed to the front desk when the grace period ran out. */
+  handedOver: number;
+  durationMs: number;
+}
+
 export interface CarevoxServer {
   app: FastifyInstance;
   registry: CallRegistry;
+  /**
+   * Graceful shutdown, before `app.close()`: new calls are sent to the front desk and /health says 503
+   * draining; live calls may finish for `seconds`; then each remaining caller is handed to the front desk.
+   * Idempotent (a second call returns the first drain).
+   */
+  drain(options: DrainOptions): Promise<DrainReport>;
 }
+
+/** Twilio follows the after-stream answer within 15 s; a call handed over on shutdown is asked for at once. */
+const AFTER_STREAM_WAIT_MS = 5_000;
+const HANGUP_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>';
+/** Outcomes after which the caller is done; any other (or unknown) outcome goes to a person. */
+const FINISHED_OUTCOMES: ReadonlySet<CallOutcome> = new Set(['completed', 'caller-hung-up']);
 
 export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   const { config, logger, metrics } = deps;
   const registry = new CallRegistry(deps.sharedState);
+  const tokens = new CallTokenLedger(deps.sharedState, { logger: logger.child({ component: 'stream-tokens' }) });
+  let drainStarted: Promise<DrainReport> | null = null;
+  if (!config.twilio.authToken) {
+    logger.warn('TWILIO_AUTH_TOKEN is unset: webhook signatures are not checked, so anyone who can reach /twilio/voice can get a stream token');
+  }
   const app: FastifyInstance = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }), // webhook bodies carry patient data
     trustProxy: true,
   });
+  // Before the websocket plugin's own preClose (which closes every socket, and a closed socket reads as the
+  // caller hanging up): an app.close() without a drain still hands live callers to the front desk.
+  app.addHook('preClose', async () => {
+    await Promise.all(registry.sessions().map((s) => s.handOver()));
+  });
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
-  app.get('/health', async () => ({ status: 'ok', activeCalls: registry.activeCount, ...deps.healthDetails() }));
+  app.get('/health', async (_req, reply) => {
+    const sharedState = await deps.sharedState.health();
+    const status = drainStarted ? 'draining' : sharedState.status === 'degraded' ? 'degraded' : 'ok';
+    // 503 only while draining (take this node out of rotation); degraded still serves calls.
+    if (drainStarted) reply.code(503);
+    return { status, activeCalls: registry.activeCount, sharedState, ...deps.healthDetails() };
+  });
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
@@ -61,12 +107,14 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
     if (!verifyWebhook(req, params)) return reply.code(403).send('invalid Twilio signature');
     const callSid = params.CallSid;
     if (!callSid) return reply.code(400).send('missing CallSid');
+    if (drainStarted) return reply.type('text/xml').send(toFrontDesk());
     const host = publicHost(req);
+    const from = params.From ?? '';
     const twiml = connectStreamTwiml({
       streamUrl: `wss://${host}/twilio/media`,
       parameters: {
-        token: issueCallToken(config.twilio.callTokenSecret, { callSid, ttlSeconds: config.twilio.callTokenTtlSeconds }),
-        from: params.From ?? '',
+        token: issueCallToken(config.twilio.callTokenSecret, { callSid, from, ttlSeconds: config.twilio.callTokenTtlSeconds }),
+        from,
       },
       afterStream: `<Redirect method="POST">https://${escapeXml(host)}/twilio/after-stream</Redirect>`,
     });
@@ -76,19 +124,46 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   app.post('/twilio/after-stream', async (req, reply) => {
     const params = formParams(req);
     if (!verifyWebhook(req, params)) return reply.code(403).send('invalid Twilio signature');
-    const outcome = params.CallSid ? await registry.takeOutcome(params.CallSid) : undefined;
-    const transferTo = deps.transferNumber;
-    if ((outcome === 'transfer' || outcome === 'error') && transferTo) return reply.type('text/xml').send(dialTwiml(transferTo));
-    return reply.type('text/xml').send('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>');
+    const callSid = params.CallSid;
+    const lookup = callSid ? await registry.takeOutcome(callSid) : { outcome: undefined, source: 'unknown' as const };
+    if (lookup.outcome && FINISHED_OUTCOMES.has(lookup.outcome)) return reply.type('text/xml').send(HANGUP_TWIML);
+    if (lookup.source === 'unknown') {
+      // Nobody can say how the call ended (shared state down, or lost): a person answers rather than silence.
+      req.log.warn({ callId: callSid, sharedStateProblem: lookup.sharedStateProblem }, 'after-stream: call outcome unknown; sending the caller to the front desk');
+    }
+    return reply.type('text/xml').send(toFrontDesk());
   });
 
   app.get('/twilio/media', { websocket: true }, (socket) => {
-    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, onCallEnded: deps.recordCall });
+    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, tokens, onCallEnded: deps.recordCall });
   });
 
-  app.addHook('onClose', async () => {
-    await Promise.all(registry.sessions().map((s) => s.end('error')));
-  });
+  function toFrontDesk(): string {
+    if (deps.transferNumber) return dialTwiml(deps.transferNumber);
+    return sayTwiml('Sorry, we cannot take your call right now. Please call again in a few minutes.');
+  }
+
+  async function runDrain(options: DrainOptions): Promise<DrainReport> {
+    const startedAt = performance.now();
+    const liveAtStart = registry.activeCount;
+    logger.info({ activeCalls: liveAtStart, drainSeconds: options.seconds }, 'draining: new calls go to the front desk');
+    await registry.waitUntilIdle(options.seconds * 1000, options.signal);
+    const handedOver: string[] = [];
+    // Repeat: a stream whose webhook was answered before the drain may still be starting.
+    for (let sids = registry.liveCallSids(); sids.length > 0; sids = registry.liveCallSids()) {
+      const sessions = registry.sessions();
+      handedOver.push(...sids);
+      await Promise.all(sessions.map((s) => s.handOver()));
+    }
+    if (handedOver.length) logger.info({ calls: handedOver.length }, 'drain: remaining calls handed to the front desk');
+    await registry.waitUntilTaken(handedOver, options.afterStreamWaitMs ?? AFTER_STREAM_WAIT_MS);
+    const report = {
+      finishedInTime: Math.max(0, liveAtStart - handedOver.length), handedOver: handedOver.length,
+      durationMs: Math.round(performance.now() - startedAt),
+    };
+    logger.info(report, 'drain finished');
+    return report;
+  }
 
   function verifyWebhook(req: FastifyRequest, params: Record<string, string>): boolean {
     const token = config.twilio.authToken;
@@ -102,7 +177,10 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
     return config.server.publicHost ?? req.headers.host ?? `${config.server.host}:${config.server.port}`;
   }
 
-  return { app, registry };
+  return {
+    app, registry,
+    drain: (options) => (drainStarted ??= runDrain(options)),
+  };
 }
 
 function formParams(req: FastifyRequest): Record<string, string> {

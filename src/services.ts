@@ -17,7 +17,7 @@ import {
   createReceptionistPolicy, defaultClinicConfig, describeHours, fixedPrompts, loadClinicConfig, type ClinicConfig, type ReceptionistOptions,
 } from './dialog/index.js';
 import {
-  createOpenEmrService, DEMO_PATIENTS, EmbeddedEmr, MemorySharedState, RedisSharedState,
+  createOpenEmrService, DEMO_PATIENTS, EmbeddedEmr, MemorySharedState, RedisSharedState, redisTimeouts,
   type EmrGateway, type OpenEmrMapping, type OpenEmrService, type SharedState,
 } from './emr/index.js';
 import { openStore, storeOptionsFromConfig, type Store } from './store/index.js';
@@ -152,7 +152,7 @@ async function assembleServices(
 
   const engines: CallEngines = { vad, asr, tts, dialog, phraseCache };
   const sharedState: SharedState = config.redis.url
-    ? new RedisSharedState(config.redis.url, 'carevox:', logger.child({ component: 'redis' }))
+    ? new RedisSharedState(config.redis.url, { logger: logger.child({ component: 'redis' }), timeouts: redisTimeouts(config) })
     : new MemorySharedState();
 
   // The embedded store (PGlite) runs each statement synchronously on this thread, and a call's record is

@@ -13,6 +13,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { CarevoxServer } from './server.js';
 // Only light modules are imported here, the rest when it is needed: the engines' modules (onnxruntime, sherpa,
 // PGlite) take seconds to load on a busy machine, and a configuration mistake should be reported without them.
 import { ConfigError, loadConfig, type Config } from './config/index.js';
@@ -285,14 +286,16 @@ export interface RunningCarevox {
   config: Config;
   logger: Logger;
   app: FastifyInstance;
+  /** The HTTP/WebSocket server (drain it before close on a signal). */
+  server: CarevoxServer;
   services: Services;
   store: Store;
   /** Stops the HTTP server, the services, then the store (what start-up started, newest first). */
   close(): Promise<void>;
 }
 
-/** How long closing what a failed start-up had started may take before giving up on it. */
-const ABORT_CLOSE_MS = 10_000;
+/** How long closing each started part may take (a dead Redis or Postgres must not hold the process up). */
+const CLOSE_STEP_MS = 10_000;
 
 /**
  * Checks, opens the store, starts the engines and listens. On failure closes whatever it had started and throws
@@ -314,19 +317,19 @@ export async function startCarevox(env: NodeJS.ProcessEnv = process.env): Promis
       throw StartupError.because('engines', 'cannot start the engines', err);
     }
     started.add('services', () => services.close());
-    let app: FastifyInstance;
+    let server: CarevoxServer;
     try {
       const { buildServer } = await import('./server.js');
-      ({ app } = await buildServer({ config, logger, ...services }));
+      server = await buildServer({ config, logger, ...services });
     } catch (err) {
       throw StartupError.because('server', 'cannot build the HTTP server', err);
     }
+    const { app } = server;
     started.add('http server', () => app.close());
     await listen(app, config.server);
-    return { config, logger, app, services, store, close: async () => { await started.closeAll(); } };
+    return { config, logger, app, server, services, store, close: async () => { await started.closeAll(CLOSE_STEP_MS); } };
   } catch (err) {
-    const closed = await started.closeAll(ABORT_CLOSE_MS);
-    if (!closed) logger.warn({ stage: err instanceof StartupError ? err.stage : undefined }, `closing what start-up had started took over ${ABORT_CLOSE_MS} ms`);
+    await started.closeAll(CLOSE_STEP_MS);
     throw err;
   }
 }
@@ -341,22 +344,19 @@ class StartedResources {
     this.closers.push({ name, close });
   }
 
-  /** Runs every closer once; with a bound, resolves false if they are still running when it passes. */
-  async closeAll(boundMs?: number): Promise<boolean> {
-    const closers = this.closers.splice(0).reverse();
-    const all = (async () => {
-      for (const { name, close } of closers) {
-        await close().catch((err: unknown) => this.logger.warn({ error: describeError(err) }, `could not close the ${name}`));
+  /** Runs every closer once, newest first; one still running after `boundMs` is logged and left behind. */
+  async closeAll(boundMs: number): Promise<void> {
+    for (const { name, close } of this.closers.splice(0).reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), boundMs); });
+      try {
+        const result = await Promise.race([close().then(() => 'closed' as const), bound]);
+        if (result === 'timeout') this.logger.warn({ what: name, ms: boundMs }, `closing the ${name} did not finish in time; going on without it`);
+      } catch (err) {
+        this.logger.warn({ error: describeError(err) }, `could not close the ${name}`);
+      } finally {
+        clearTimeout(timer);
       }
-      return true;
-    })();
-    if (boundMs === undefined) return all;
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), boundMs); });
-    try {
-      return await Promise.race([all, bound]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

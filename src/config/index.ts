@@ -17,6 +17,8 @@ export const ConfigSchema = z.object({
     port: port.default(8080),
     /** Host name Twilio reaches us on (wss://PUBLIC_HOST/twilio/media). Defaults to the request's Host header. */
     publicHost: z.string().min(1).optional(),
+    /** On SIGTERM: how long live calls may go on before each is handed to the front desk. */
+    drainSeconds: z.coerce.number().int().min(0).max(3600).default(30),
   }).prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -146,6 +148,10 @@ export const ConfigSchema = z.object({
   redis: z.object({
     /** When set, call registry, prefetch cache and EMR result events are shared across nodes through Redis. */
     url: z.string().min(1).optional(),
+    /** Longest wait for one Redis reply; past it the node answers from what it knows (Twilio waits 15 s). */
+    commandTimeoutMs: z.coerce.number().int().min(10).max(10_000).default(500),
+    /** Longest wait for a Redis connection attempt. */
+    connectTimeoutMs: z.coerce.number().int().min(10).max(10_000).default(1000),
   }).prefault({}),
   emr: z.object({
     /** `embedded` (the EMR in the carevox store; `memory` is its old name, still accepted) or `openemr`. */
@@ -179,6 +185,7 @@ export const ENV_KEYS: Record<string, string> = {
   HOST: 'server.host',
   PORT: 'server.port',
   PUBLIC_HOST: 'server.publicHost',
+  DRAIN_SECONDS: 'server.drainSeconds',
   LOG_LEVEL: 'log.level',
   TWILIO_AUTH_TOKEN: 'twilio.authToken',
   CALL_TOKEN_SECRET: 'twilio.callTokenSecret',
@@ -242,6 +249,8 @@ export const ENV_KEYS: Record<string, string> = {
   DATA_ENCRYPTION_PREVIOUS_KEYS: 'store.previousKeys',
   AUDIT_HMAC_KEY: 'store.auditKey',
   REDIS_URL: 'redis.url',
+  REDIS_COMMAND_TIMEOUT_MS: 'redis.commandTimeoutMs',
+  REDIS_CONNECT_TIMEOUT_MS: 'redis.connectTimeoutMs',
   EMR_ENGINE: 'emr.engine',
   OPENEMR_BASE_URL: 'emr.baseUrl',
   OPENEMR_SITE: 'emr.site',

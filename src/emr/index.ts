@@ -16,7 +16,10 @@ export { CallEmrGateway, type CallEmrGatewayOptions, type EmrReadOperations } fr
 export { EmrWorker, LeaseLostError, type EmrWorkerOptions, type EmrJob, type EmrWriteOperations } from './worker.js';
 export { CircuitBreaker, type CircuitBreakerOptions, type BreakerState } from './breaker.js';
 export { LocalJobEventBus, RedisJobEventBus, type JobEventBus, type JobResultEvent } from './events.js';
-export { MemorySharedState, RedisSharedState, CallRegistry, type SharedState, type CallRegistration } from './shared-state.js';
+export {
+  MemorySharedState, RedisSharedState, CallRegistry, SharedStateUnavailableError, redisTimeouts,
+  type SharedState, type SharedStateHealth, type CallRegistration,
+} from './shared-state.js';
 export { phoneDigits, storedPhoneFormats, samePhone, toE164 } from './phone.js';
 export { startOpenEmrDouble, DOUBLE_MAPPING, DOUBLE_FACILITY_ID, type OpenEmrDouble, type OpenEmrDoubleOptions } from './double/index.js';
 export { login, runDouble, LoginError, type LoginOptions } from './cli.js';

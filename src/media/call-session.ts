@@ -42,7 +42,8 @@ export interface CallEngines {
   phraseCache?: PhraseCache;
 }
 
-export type CallOutcome = 'completed' | 'transfer' | 'caller-hung-up' | 'error';
+/** 'handed-over-on-shutdown': the node drained (SIGTERM) while the call was live and sent it to the front desk. */
+export type CallOutcome = 'completed' | 'transfer' | 'caller-hung-up' | 'error' | 'handed-over-on-shutdown';
 
 /** What the bot said, as the caller heard it: an interrupted sentence keeps only the words heard. */
 export interface BotSentenceRecord { turnId: number; text: string; heardText: string; truncated: boolean }
@@ -191,6 +192,15 @@ export class CallSession {
       const outcome: CallOutcome = frame.reason === 'transfer' ? 'transfer' : frame.reason === 'error' ? 'error' : 'completed';
       void this.end(outcome).then(() => this.params.transport.endStream());
     }
+  }
+
+  /**
+   * The node is shutting down: end the call as handed over and close the stream, so the provider runs what
+   * follows the stream (Twilio: the after-stream webhook, which dials the front desk for this outcome).
+   */
+  async handOver(): Promise<void> {
+    await this.end('handed-over-on-shutdown');
+    this.params.transport.endStream();
   }
 
   /** Ends the call (idempotent): tears the pipeline down and writes the per-call summary line. */

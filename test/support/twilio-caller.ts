@@ -91,6 +91,16 @@ export class TwilioCaller {
     return caller;
   }
 
+  /**
+   * Opens a stream for `callSid` with the given `<Parameter>`s, without dialling: what someone holding a
+   * copy of a call's TwiML could send (replay and tampering tests).
+   */
+  static async openStream(options: DialOptions & { callSid: string; parameters: Record<string, string> }): Promise<TwilioCaller> {
+    const caller = new TwilioCaller(options, 'wss://replayed/twilio/media', options.parameters);
+    await caller.connect();
+    return caller;
+  }
+
   private async connect(): Promise<void> {
     // The TwiML says wss://PUBLIC_HOST/...; tests reach the same server over plain ws on loopback.
     const path = new URL(this.streamUrl).pathname;
