@@ -10,7 +10,7 @@ import websocket from '@fastify/websocket';
 import type { Config } from './config/index.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics/index.js';
-import type { CallEngines, CallRecord } from './media/call-session.js';
+import type { CallEngines, CallEventsSink } from './media/call-session.js';
 import { CallRegistry } from './media/call-registry.js';
 import type { SharedState } from './emr/shared-state.js';
 import { handleTwilioStream } from './media/twilio/transport.js';
@@ -29,8 +29,8 @@ export interface ServerDeps {
   healthDetails(): Record<string, unknown>;
   /** State shared by the nodes (Redis when configured): the after-stream webhook may reach another node. */
   sharedState: SharedState;
-  /** Called once per finished call (persist it). */
-  recordCall?(record: CallRecord): Promise<void>;
+  /** Receives each call's record as it happens (the store's write-ahead CallRecorder). */
+  recorder?: CallEventsSink;
 }
 
 export interface CarevoxServer {
@@ -49,7 +49,10 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
-  app.get('/health', async () => ({ status: 'ok', activeCalls: registry.activeCount, ...deps.healthDetails() }));
+  app.get('/health', async () => {
+    const details = deps.healthDetails();
+    return { status: degradedComponent(details) ? 'degraded' : 'ok', activeCalls: registry.activeCount, ...details };
+  });
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
@@ -83,7 +86,7 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   });
 
   app.get('/twilio/media', { websocket: true }, (socket) => {
-    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, onCallEnded: deps.recordCall });
+    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, recorder: deps.recorder });
   });
 
   app.addHook('onClose', async () => {
@@ -103,6 +106,14 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   }
 
   return { app, registry };
+}
+
+/**
+ * A component of the health details that reports `state: 'degraded'` (the store writing from its queue,
+ * shared state unreachable) makes the node degraded: still answering calls (200), but worth a look.
+ */
+function degradedComponent(details: Record<string, unknown>): boolean {
+  return Object.values(details).some((v) => typeof v === 'object' && v !== null && (v as { state?: unknown }).state === 'degraded');
 }
 
 function formParams(req: FastifyRequest): Record<string, string> {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -17,6 +18,8 @@ export const ConfigSchema = z.object({
     port: port.default(8080),
     /** Host name Twilio reaches us on (wss://PUBLIC_HOST/twilio/media). Defaults to the request's Host header. */
     publicHost: z.string().min(1).optional(),
+    /** This node's name, stored with each call: at start-up its calls left unended by a crash become "interrupted". */
+    nodeId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default(() => hostname().slice(0, 64)),
   }).prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -139,6 +142,10 @@ export const ConfigSchema = z.object({
     keyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
     /** Retired keys still able to decrypt: `id:key,id:key`. */
     previousKeys: z.string().optional(),
+    /** PostgreSQL: the schema holding carevox's tables and its migration bookkeeping (created if missing). */
+    databaseSchema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/).default('carevox'),
+    /** Call-record writes kept in memory while the store fails (then retried); beyond it the oldest are dropped and counted. */
+    recordQueueMax: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   }).prefault({}),
   redis: z.object({
     /** When set, call registry, prefetch cache and EMR result events are shared across nodes through Redis. */
@@ -174,6 +181,7 @@ export const ENV_KEYS: Record<string, string> = {
   HOST: 'server.host',
   PORT: 'server.port',
   PUBLIC_HOST: 'server.publicHost',
+  NODE_ID: 'server.nodeId',
   LOG_LEVEL: 'log.level',
   TWILIO_AUTH_TOKEN: 'twilio.authToken',
   CALL_TOKEN_SECRET: 'twilio.callTokenSecret',
@@ -235,6 +243,8 @@ export const ENV_KEYS: Record<string, string> = {
   DATA_ENCRYPTION_KEY: 'store.encryptionKey',
   DATA_ENCRYPTION_KEY_ID: 'store.keyId',
   DATA_ENCRYPTION_PREVIOUS_KEYS: 'store.previousKeys',
+  DATABASE_SCHEMA: 'store.databaseSchema',
+  RECORD_QUEUE_MAX: 'store.recordQueueMax',
   REDIS_URL: 'redis.url',
   EMR_ENGINE: 'emr.engine',
   OPENEMR_BASE_URL: 'emr.baseUrl',

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { Logger } from '../log.js';
+import { describeError, type Logger } from '../log.js';
 import { AuditLog } from './audit.js';
 import { Keyring, KeyringError } from './crypto.js';
 import { createPGliteDialect } from './pglite-dialect.js';
@@ -21,7 +21,11 @@ export interface StoreOptions {
   encryptionKey?: string;
   keyId: string;
   previousKeys?: string;
-  /** PostgreSQL only: a schema to hold the tables (created if missing). Tests use one per run. */
+  /**
+   * PostgreSQL only: the schema holding the tables and the migrations' own bookkeeping (created if missing),
+   * so a database shared with other applications (their Kysely tables in `public`) never collides.
+   * Default `carevox`; tests use one per run.
+   */
   schema?: string;
   logger?: Logger;
 }
@@ -51,15 +55,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const keyring = Keyring.fromConfig(options.keyId, resolveKey(options), options.previousKeys);
   let db: Kysely<Database>;
   let kind: Store['kind'];
+  const schema = options.schema ?? DEFAULT_SCHEMA;
   if (options.databaseUrl) {
     kind = 'postgres';
-    if (options.schema) await createSchema(options.databaseUrl, options.schema);
-    const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
-      max: 10,
-      ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
-    });
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    await createSchema(options.databaseUrl, schema);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, schema, options.logger) }) });
   } else {
     kind = 'pglite';
     const dir = resolve(options.dataDir, 'pglite');
@@ -67,7 +67,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     db = new Kysely<Database>({ dialect: await createPGliteDialect(dir) });
   }
   try {
-    const migrator = new Migrator({ db, provider: new CodeMigrationProvider(), ...(options.schema && kind === 'postgres' ? { migrationTableSchema: options.schema } : {}) });
+    const migrator = new Migrator({ db, provider: new CodeMigrationProvider(), ...(kind === 'postgres' ? { migrationTableSchema: schema } : {}) });
     const { error, results } = await migrator.migrateToLatest();
     if (error) throw new StoreError('database migration failed', { cause: error });
     const applied = results?.filter((r) => r.status === 'Success').map((r) => r.migrationName) ?? [];
@@ -88,8 +88,40 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 }
 
 /** Store options from the `store` config section. */
-export function storeOptionsFromConfig(store: { dataDir: string; databaseUrl?: string; encryptionKey?: string; keyId: string; previousKeys?: string }, logger?: Logger): StoreOptions {
-  return { dataDir: store.dataDir, databaseUrl: store.databaseUrl, encryptionKey: store.encryptionKey, keyId: store.keyId, previousKeys: store.previousKeys, logger };
+export function storeOptionsFromConfig(store: { dataDir: string; databaseUrl?: string; encryptionKey?: string; keyId: string; previousKeys?: string; databaseSchema?: string }, logger?: Logger): StoreOptions {
+  return {
+    dataDir: store.dataDir, databaseUrl: store.databaseUrl, encryptionKey: store.encryptionKey, keyId: store.keyId,
+    previousKeys: store.previousKeys, schema: store.databaseSchema, logger,
+  };
+}
+
+const DEFAULT_SCHEMA = 'carevox';
+
+/**
+ * The PostgreSQL pool. A connection can drop at any time (the server restarts, a proxy goes away,
+ * pg_terminate_backend): pg then emits 'error' on the client and, for an idle one, on the pool, and an
+ * 'error' event without a listener ends the process with every live call on it. Both are handled here:
+ * the broken client is discarded (pg-pool does that for an idle one; Kysely's release returns a checked-out
+ * one, which pg-pool drops as no longer queryable) and the next query opens a fresh connection. What
+ * failed is retried by whoever issued it (the call recorder keeps call records queued meanwhile).
+ */
+function createPool(databaseUrl: string, schema: string, logger?: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 10,
+    // Every connection resolves unqualified names in carevox's schema (never in `public`).
+    options: `-c search_path=${quoteIdent(schema)}`,
+    // A database that stops answering (half-open TCP) fails queries instead of holding them forever.
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 15_000,
+    keepAlive: true,
+  });
+  // Each client's own listener logs it; the pool re-emits an idle client's error, which needs a listener too.
+  pool.on('connect', (client) => client.on('error', (err: Error) => {
+    logger?.warn({ error: describeError(err) }, 'PostgreSQL connection lost (a new one is opened on the next query)');
+  }));
+  pool.on('error', () => {});
+  return pool;
 }
 
 /** Drops a per-test schema (PostgreSQL). */

@@ -86,6 +86,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
         ...deps,
         callId: sid,
         streamId: message.streamSid,
+        transportKind: 'twilio',
         callerNumber: message.customParameters.from || undefined,
         transport: {
           sendMedia: (mulaw) => send(serializeMedia(message.streamSid, mulaw)),
