@@ -93,6 +93,23 @@ queue('close writes what is queued when the store comes back in time, and gives 
   assert.is(stuck.status().queued, 1);
 });
 
+queue('a write that hangs (no error yet) makes the status degraded once the oldest record has waited past stallMs', async () => {
+  let clock = Date.parse('2030-01-01T10:00:00Z');
+  let release!: () => void;
+  const hanging = new Promise<void>((resolve) => { release = resolve; });
+  const writer: CallRecordWriter = { startCall: () => hanging, appendTurn: async () => {}, endCall: async () => {} };
+  const recorder = new CallRecorder({ writer, nodeId: 'n', maxQueued: 10, stallMs: 5000, now: () => new Date(clock) });
+  recorder.started('CA5');
+  recorder.turn('CA5', 0, 'caller', 'x');
+  assert.equal([recorder.status().state, recorder.status().queued], ['ok', 2], 'a short backlog is normal');
+  clock += 5001;
+  assert.equal([recorder.status().state, recorder.status().queued], ['degraded', 2]);
+  release();
+  await recorder.whenIdle();
+  assert.equal([recorder.status().state, recorder.status().queued], ['ok', 0]);
+  await recorder.close();
+});
+
 queue.run();
 
 const pgOutage = suite('call recorder on PostgreSQL behind a proxy that goes away');
@@ -118,7 +135,8 @@ pgOutage('records queue while PostgreSQL is unreachable (bounded), and are writt
 
     await proxy.restore();
     recorder.ended('CA-pg', 'completed'); // one more than the bound: the oldest waiting (turn 5) goes
-    await until(() => recorder.status().state === 'ok', 'the queue to drain after PostgreSQL is back', 30_000);
+    await until(() => recorder.status().queued === 0, 'the queue to drain after PostgreSQL is back', 30_000);
+    assert.is(recorder.status().state, 'ok');
     const turns = await direct.turns.list('CA-pg');
     assert.equal(turns.map((t) => t.seq), [0, 1, 6, 7, 8, 9], 'the newest five kept (the oldest dropped and counted)');
     assert.is(turns.find((t) => t.seq === 9)?.text, 'turn 9');

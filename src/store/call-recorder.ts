@@ -23,7 +23,7 @@ export type RecordOperation =
   | { kind: 'end'; callId: string; outcome: string; at: Date };
 
 export interface RecorderStatus {
-  /** `degraded` while writes fail or records wait to be written. */
+  /** `degraded` while writes fail, or while the oldest record has waited longer than `stallMs` (a stuck write). */
   state: 'ok' | 'degraded';
   /** Operations waiting to be written (the one being written included). */
   queued: number;
@@ -43,6 +43,8 @@ export interface CallRecorderOptions {
   /** Retry backoff after a failed write: doubles from the first to the most. */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** A record waiting this long makes the status degraded even before any write has failed (default 5 s). */
+  stallMs?: number;
   now?: () => Date;
 }
 
@@ -84,7 +86,10 @@ export class CallRecorder {
 
   status(): RecorderStatus {
     const queued = this.queue.length + (this.writing ? 1 : 0);
-    return { state: this.failing || queued > 0 ? 'degraded' : 'ok', queued, dropped: this.dropped, lastError: this.lastError };
+    // A short backlog is normal (one writer, a statement at a time): only a failing or stuck one degrades.
+    const oldest = this.writing ?? this.queue[0];
+    const stalled = oldest !== undefined && this.now().getTime() - oldest.at.getTime() > (this.options.stallMs ?? 5000);
+    return { state: this.failing || stalled ? 'degraded' : 'ok', queued, dropped: this.dropped, lastError: this.lastError };
   }
 
   /** Resolves once nothing is queued (tests, shutdown). */
