@@ -218,11 +218,13 @@ export class CallSession {
   async end(outcome: CallOutcome): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    // Recorded the moment the outcome is known, not after the teardown: a crash meanwhile must not lose it.
+    // (A sentence the caller was hearing is still recorded as a turn while the pipeline closes.)
+    this.params.recorder?.ended(this.params.callId, outcome);
     await this.pipeline.close();
     for (const converter of this.converters) converter.destroy();
     this.converters = [];
     this.params.metrics.callEnded();
-    this.params.recorder?.ended(this.params.callId, outcome);
     this.log.info({
       outcome,
       durationMs: Math.round(performance.now() - this.startedAt),

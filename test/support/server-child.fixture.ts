@@ -19,4 +19,5 @@ const services = await createServices(config, logger, { engines: { asr } });
 const { app } = await buildServer({ config, logger, ...services });
 await app.listen({ host: config.server.host, port: config.server.port });
 const address = app.server.address();
-logger.info({ port: typeof address === 'object' && address ? address.port : null }, 'server child ready');
+// Written whatever LOG_LEVEL says: the parent waits for this line.
+process.stdout.write(`${JSON.stringify({ msg: 'server child ready', port: typeof address === 'object' && address ? address.port : null })}\n`);
