@@ -1,11 +1,16 @@
 /**
- * PostgreSQL faults under a live call, against a real server and real PostgreSQL: a connection terminated by
+ * Store faults under a live call, against a real server and a real database: a PostgreSQL connection terminated by
  * the database (pg_terminate_backend), and the database unreachable (a TCP proxy in front of it cut and
- * restored). The process stays up, the call goes on, its record is written once the store is back.
+ * restored), and a full disk under the embedded store. The process stays up, the call goes on, its record is
+ * written once the store is back.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { closeSync, cpSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { openStore, type Store } from '../src/store/index.js';
 import { startTcpProxy, TEST_DATABASE_URL, testStoreHandle, type TcpProxy, type TestStoreHandle } from '../src/store/testing.js';
@@ -56,7 +61,7 @@ async function assertRecordStored(direct: Store, server: TestServer, caller: Twi
   assert.is(call?.transport, 'twilio');
 }
 
-const faults = suite('store faults during a live call (PostgreSQL)');
+const faults = suite('store faults during a live call');
 
 faults('pg_terminate_backend on the server\'s connections: the process stays up, the call goes on, records are written after reconnect', async () => {
   const applicationName = `carevox_fault_${process.pid}_${randomBytes(4).toString('hex')}`;
@@ -140,5 +145,80 @@ faults('PostgreSQL unreachable: records queue and /health says degraded, the cal
     await handle?.destroy();
   }
 });
+
+/**
+ * A small tmpfs to fill up (needs the right to mount: root in the test container). Returns undefined where
+ * that is not possible, and the disk-full test is then left out (said so on stderr).
+ */
+function mountSmallDisk(sizeMb: number): { dir: string; fill(): void; free(): void; unmount(): void } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'carevox-full-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=0700`, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  const filler = join(dir, 'filler');
+  return {
+    dir,
+    fill: () => {
+      const fd = openSync(filler, 'a');
+      const chunk = Buffer.alloc(256 * 1024);
+      try { for (;;) writeSync(fd, chunk); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      } finally { closeSync(fd); }
+    },
+    free: () => rmSync(filler, { force: true }),
+    unmount: () => { execFileSync('umount', ['-l', dir]); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+const disk = mountSmallDisk(64);
+if (disk) {
+  faults('disk full under the embedded store: records queue and /health says degraded, the call is unaffected; with space again nothing is lost', async () => {
+    const handle = testStoreHandle('pglite');
+    let server: TestServer | undefined;
+    let store: Store | undefined;
+    try {
+      await handle.prepare(); // a migrated data directory, copied onto the small disk
+      cpSync(join(handle.options.dataDir, 'pglite'), join(disk.dir, 'pglite'), { recursive: true });
+      store = await openStore({ ...handle.options, dataDir: disk.dir });
+      const asr = createTranscriptDouble([{ audio: hours.samples, transcript: hours.transcript! }]);
+      server = await startTestServer({}, { engines: { asr }, store });
+      const s = server;
+      const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl });
+      await greeted(caller);
+      await until('the greeting written', () => s.services.recorder.status().queued === 0);
+
+      disk.fill();
+      // Rows that fit in a table's last page still get written on a full disk; records of another call,
+      // too big for what is left, make the store need new pages (as a busy node's would) and fail.
+      s.services.recorder.started('CA-other-call');
+      for (let seq = 0; seq < 200; seq++) s.services.recorder.turn('CA-other-call', seq, 'caller', 'x'.repeat(2000));
+      await askAndHearReply(caller); // the call does not wait on the store
+      await until('/health to say degraded', async () => {
+        const h = await health(s);
+        return h.status === 'degraded' && h.store.queued > 0;
+      });
+      assert.match((await health(server)).store.lastError?.message ?? '', /No space left on device/);
+      assert.ok(caller.isOpen);
+      await server.hangUp(caller);
+
+      disk.free();
+      await until('the queue to drain', async () => (await health(s)).store.queued === 0, 60_000);
+      assert.is((await health(server)).status, 'ok');
+      assert.is((await health(server)).store.dropped, 0);
+      await assertRecordStored(store, server, caller);
+      assert.is((await store.turns.list('CA-other-call')).length, 200);
+    } finally {
+      await server?.close();
+      await store?.close();
+      await handle.destroy();
+      disk.unmount();
+    }
+  });
+} else {
+  console.error('store faults: the disk-full test needs to mount a tmpfs (root); left out here');
+}
 
 faults.run();
