@@ -1,5 +1,5 @@
 /**
- * Call records lost after `kill -9`: `npm run bench:crash [-- --calls 30 --live 10]`.
+ * Call records lost after `kill -9`: `npm run bench:crash [-- --calls 30 --live 10 --grace-ms 0]`.
  *
  * Starts a real carevox server in its own process on loopback with a fresh embedded store (PGlite), runs N
  * concurrent simulated Twilio calls (test/support/twilio-caller.ts: real-time paced mu-law over a real
@@ -20,9 +20,13 @@ import { startServerProcess } from '../test/support/server-process.js';
 import { TwilioCaller } from '../test/support/twilio-caller.js';
 import { BENCH_UTTERANCES } from './utterances.js';
 
-const { values: args } = parseArgs({ options: { calls: { type: 'string', default: '30' }, live: { type: 'string', default: '10' } } });
+const { values: args } = parseArgs({
+  options: { calls: { type: 'string', default: '30' }, live: { type: 'string', default: '10' }, 'grace-ms': { type: 'string', default: '0' } },
+});
 const calls = Number(args.calls);
 const liveCount = Number(args.live);
+/** Time between the last hang-up and the kill (0: the moment their sockets close). */
+const graceMs = Number(args['grace-ms']);
 if (!Number.isInteger(calls) || !Number.isInteger(liveCount) || calls < 1 || liveCount < 0 || liveCount > calls) {
   throw new Error('--calls and --live must be integers with 0 <= live <= calls');
 }
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
     // The live ones ask again; once each is hearing its answer, the others hang up and the server dies.
     await Promise.all(live.map((caller, i) => ask(caller, i + 1).catch((err: unknown) => { errors.push((err as Error).message); })));
     await Promise.all(ending.map((caller) => caller.hangUp().catch(() => undefined)));
+    if (graceMs > 0) await sleep(graceMs);
   } finally {
     await server.kill();
   }
@@ -72,18 +77,26 @@ async function main(): Promise<void> {
     const beforeSweep = await Promise.all(callers.map(async (c) => ({ caller: c, call: await store.calls.get(c.callSid), turns: await store.turns.list(c.callSid) })));
     const interrupted = new Set(await markInterruptedCalls(store, NODE_ID));
     const liveSet = new Set(callers.slice(0, liveCount));
-    let turnsExpected = 0;
-    let turnsFound = 0;
-    let turnsMissing = 0;
-    for (const { caller, turns } of beforeSweep) {
-      const expectedBot = caller.echoedMarks.filter((m) => !m.cleared).length;
-      const expectedCaller = questionsAnswered.get(caller) ?? 0;
-      const foundBot = turns.filter((t) => t.speaker === 'bot').length;
-      const foundCaller = turns.filter((t) => t.speaker === 'caller').length;
-      turnsExpected += expectedBot + expectedCaller;
-      turnsFound += foundBot + foundCaller;
-      turnsMissing += Math.max(0, expectedBot - foundBot) + Math.max(0, expectedCaller - foundCaller);
-    }
+    /**
+     * Expected turns are what the caller knows happened: each answered question, each sentence it echoed as
+     * played. The store may hold more (a sentence cut off by a hang-up is recorded as heard so far, with no
+     * mark echoed); `missing` counts, per call, expected turns of a speaker beyond those found.
+     */
+    const turnStats = (rows: typeof beforeSweep) => {
+      const stats = { expected: 0, found: 0, missing: 0, callsMissingTurns: 0 };
+      for (const { caller, turns } of rows) {
+        const expectedBot = caller.echoedMarks.filter((m) => !m.cleared).length;
+        const expectedCaller = questionsAnswered.get(caller) ?? 0;
+        const foundBot = turns.filter((t) => t.speaker === 'bot').length;
+        const foundCaller = turns.filter((t) => t.speaker === 'caller').length;
+        const missing = Math.max(0, expectedBot - foundBot) + Math.max(0, expectedCaller - foundCaller);
+        stats.expected += expectedBot + expectedCaller;
+        stats.found += foundBot + foundCaller;
+        stats.missing += missing;
+        if (missing > 0) stats.callsMissingTurns++;
+      }
+      return stats;
+    };
     const group = (inLive: boolean) => {
       const rows = beforeSweep.filter((r) => liveSet.has(r.caller) === inLive);
       return {
@@ -91,14 +104,16 @@ async function main(): Promise<void> {
         found: rows.filter((r) => r.call).length,
         withOutcome: rows.filter((r) => r.call?.outcome).length,
         markedInterrupted: rows.filter((r) => interrupted.has(r.caller.callSid)).length,
+        turns: turnStats(rows),
       };
     };
     const report = {
       store: 'pglite',
+      killedMsAfterHangUps: graceMs,
       calls: { expected: callers.length, found: beforeSweep.filter((r) => r.call).length },
       endedBeforeKill: group(false),
       liveAtKill: group(true),
-      turns: { expected: turnsExpected, found: turnsFound, missing: turnsMissing },
+      turns: turnStats(beforeSweep),
       interrupted: beforeSweep.filter((r) => interrupted.has(r.caller.callSid)).length,
       interruptedOutcomeStored: (await Promise.all(callers.map((c) => store.calls.get(c.callSid)))).filter((c) => c?.outcome === INTERRUPTED_OUTCOME).length,
       dialed: callers.length,
