@@ -58,7 +58,7 @@ export interface CallEventsSink {
 /** What the bot said, as the caller heard it: an interrupted sentence keeps only the words heard. */
 export interface BotSentenceRecord { turnId: number; text: string; heardText: string; truncated: boolean }
 
-/** A finished call, for the store (issue: EMR/store) and tests. Holds patient-facing text: never log it. */
+/** A finished call, for the registry and tests (the store gets it as it happens, through `recorder`). Holds patient-facing text: never log it. */
 export interface CallRecord {
   callId: string;
   outcome: CallOutcome;
