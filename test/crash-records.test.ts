@@ -15,7 +15,7 @@ import { TwilioCaller } from './support/twilio-caller.js';
 const hours = loadFixture('what-are-your-hours');
 const NODE_ID = 'node-crash-test';
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -39,9 +39,10 @@ crash('a live call\'s row and turns so far are stored when the process dies; the
   const server = await startServerProcess({
     DATA_DIR: handle.options.dataDir, DATA_ENCRYPTION_KEY: handle.options.encryptionKey!, NODE_ID,
     CHILD_TRANSCRIPTS: 'what-are-your-hours',
-  });
+  }, 120_000);
   let ended: TwilioCaller | undefined;
   let live: TwilioCaller | undefined;
+  let heardBeforeKill = 0;
   try {
     ended = await TwilioCaller.dial({ baseUrl: server.baseUrl });
     await ended.waitFor('greeting audio', () => ended!.mediaCount() > 25, 30_000);
@@ -51,7 +52,7 @@ crash('a live call\'s row and turns so far are stored when the process dies; the
     await botQuiet(live);
     const before = live.received.length;
     await live.say(hours.samples);
-    await live.waitFor('the reply', () => live!.mediaCount(before) > 25, 15_000);
+    await live.waitFor('the reply', () => live!.mediaCount(before) > 25, 30_000);
     await botQuiet(live);
     // Everything the server knows so far has been written (not a precondition of the design, which loses at
     // most the turn in flight, but it makes the expected turns exact).
@@ -59,10 +60,12 @@ crash('a live call\'s row and turns so far are stored when the process dies; the
       const health = await (await fetch(`${server.baseUrl}/health`)).json() as { store: { queued: number } };
       return health.store.queued === 0;
     });
+    heardBeforeKill = live.echoedMarks.filter((m) => !m.cleared).length;
   } finally {
     await server.kill();
   }
-  const heardSentences = live!.echoedMarks.filter((m) => !m.cleared).length;
+  // A reprompt could begin meanwhile: what the caller heard by the kill bounds what can be stored.
+  const heardByKill = live!.echoedMarks.filter((m) => !m.cleared).length;
 
   const store = await handle.open();
   try {
@@ -73,7 +76,9 @@ crash('a live call\'s row and turns so far are stored when the process dies; the
     const turns = await store.turns.list(live!.callSid);
     assert.equal(turns.map((t) => t.seq), turns.map((_t, i) => i), 'turns numbered without gaps from 0');
     assert.ok(turns.some((t) => t.speaker === 'caller' && t.text === hours.transcript), 'what the caller said is stored');
-    assert.is(turns.filter((t) => t.speaker === 'bot').length, heardSentences, 'every sentence the caller heard is stored');
+    const botTurns = turns.filter((t) => t.speaker === 'bot').length;
+    assert.ok(botTurns >= heardBeforeKill && botTurns <= heardByKill, `every sentence the caller heard is stored (${botTurns}, heard ${heardBeforeKill}..${heardByKill})`);
+    assert.ok(heardBeforeKill >= 2, 'the greeting and the answer were heard');
     assert.is((await store.calls.get(ended!.callSid))?.outcome, 'caller-hung-up', 'the ended call has its outcome');
 
     // The next start of this node (here: in-process, on the same data) marks the dead call interrupted.
