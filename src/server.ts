@@ -11,7 +11,7 @@ import websocket from '@fastify/websocket';
 import type { Config } from './config/index.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics/index.js';
-import type { CallEngines, CallOutcome, CallRecord } from './media/call-session.js';
+import type { CallEngines, CallEventsSink, CallOutcome, CallRecord } from './media/call-session.js';
 import { CallRegistry } from './media/call-registry.js';
 import type { SharedState } from './emr/shared-state.js';
 import { handleTwilioStream } from './media/twilio/transport.js';
@@ -30,8 +30,10 @@ export interface ServerDeps {
   healthDetails(): Record<string, unknown>;
   /** State shared by the nodes (Redis when configured): the after-stream webhook may reach another node. */
   sharedState: SharedState;
-  /** Called once per finished call (persist it). */
-  recordCall?(record: CallRecord): Promise<void>;
+  /** Receives each call's record as it happens (the store's write-ahead CallRecorder). */
+  recorder?: CallEventsSink;
+  /** Observes each finished call's whole record in memory (tests); the store already has it from `recorder`. */
+  onCallEnded?(record: CallRecord): void;
 }
 
 export interface DrainOptions {
@@ -91,10 +93,11 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
 
   app.get('/health', async (_req, reply) => {
     const sharedState = await deps.sharedState.health();
-    const status = drainStarted ? 'draining' : sharedState.status === 'degraded' ? 'degraded' : 'ok';
+    const details = deps.healthDetails();
+    const degraded = sharedState.status === 'degraded' || degradedComponent(details);
     // 503 only while draining (take this node out of rotation); degraded still serves calls.
     if (drainStarted) reply.code(503);
-    return { status, activeCalls: registry.activeCount, sharedState, ...deps.healthDetails() };
+    return { status: drainStarted ? 'draining' : degraded ? 'degraded' : 'ok', activeCalls: registry.activeCount, sharedState, ...details };
   });
 
   app.get('/metrics', async (_req, reply) => {
@@ -135,7 +138,7 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   });
 
   app.get('/twilio/media', { websocket: true }, (socket) => {
-    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, tokens, onCallEnded: deps.recordCall });
+    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, tokens, recorder: deps.recorder, onCallEnded: deps.onCallEnded });
   });
 
   function toFrontDesk(): string {
@@ -181,6 +184,14 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
     app, registry,
     drain: (options) => (drainStarted ??= runDrain(options)),
   };
+}
+
+/**
+ * A component of the health details that reports `state: 'degraded'` (the store writing from its queue,
+ * shared state unreachable) makes the node degraded: still answering calls (200), but worth a look.
+ */
+function degradedComponent(details: Record<string, unknown>): boolean {
+  return Object.values(details).some((v) => typeof v === 'object' && v !== null && (v as { state?: unknown }).state === 'degraded');
 }
 
 function formParams(req: FastifyRequest): Record<string, string> {

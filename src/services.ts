@@ -3,11 +3,10 @@
  * the dialog policy and its EMR, metrics. Missing models never stop the server: the engine that needs them is
  * replaced by its documented fallback (keypad menus for ASR, flite for TTS) and /health says so.
  */
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Config } from './config/index.js';
 import { describeError, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
-import type { CallEngines, CallRecord } from './media/call-session.js';
+import type { CallEngines } from './media/call-session.js';
 import { loadSileroVad } from './vad/index.js';
 import { createAsrEngine } from './asr/index.js';
 import {
@@ -20,15 +19,17 @@ import {
   createOpenEmrService, DEMO_PATIENTS, EmbeddedEmr, MemorySharedState, RedisSharedState, redisTimeouts,
   type EmrGateway, type OpenEmrMapping, type OpenEmrService, type SharedState,
 } from './emr/index.js';
-import { openStore, storeOptionsFromConfig, type Store } from './store/index.js';
+import {
+  CallRecorder, markInterruptedCalls, openStore, storeCallRecordWriter, storeOptionsFromConfig, type Store,
+} from './store/index.js';
 
 export interface Services {
   metrics: Metrics;
   /** Cross-node state: Redis when REDIS_URL is set, memory otherwise. */
   sharedState: SharedState;
   store: Store;
-  /** Persists a finished call: the call row, then its turns, encrypted. Never throws; never logs the text. */
-  recordCall(record: CallRecord): Promise<void>;
+  /** Writes each call's record as it happens (row, turns encrypted, outcome); queues while the store fails. */
+  recorder: CallRecorder;
   /** The EMR the dialog talks to (the embedded EMR in the store unless OpenEMR is configured). */
   emr: EmrGateway;
   engines: CallEngines;
@@ -155,34 +156,22 @@ async function assembleServices(
     ? new RedisSharedState(config.redis.url, { logger: logger.child({ component: 'redis' }), timeouts: redisTimeouts(config) })
     : new MemorySharedState();
 
-  // The embedded store (PGlite) runs each statement synchronously on this thread, and a call's record is
-  // several statements: records are written one at a time, yielding to the event loop between statements, so
-  // calls that end together never hold up the audio of calls still live (a burst of 50 blocked it ~0.5 s).
-  let recording: Promise<void> = Promise.resolve();
-  const writeCallRecord = async (record: CallRecord): Promise<void> => {
-    try {
-      await store.calls.start(record.callId);
-      let seq = 0;
-      for (const turn of record.turns) {
-        await yieldToEventLoop();
-        await store.turns.append(record.callId, seq++, turn.speaker, turn.text);
-      }
-      await yieldToEventLoop();
-      await store.calls.end(record.callId, record.outcome);
-    } catch (err) {
-      logger.warn({ callId: record.callId, error: describeError(err) }, 'could not store the call record');
-    }
-  };
-  const recordCall = (record: CallRecord): Promise<void> => {
-    recording = recording.then(() => writeCallRecord(record));
-    return recording;
-  };
+  // Calls a previous process of this node left without an end died with it.
+  const nodeId = config.server.nodeId;
+  const interrupted = await markInterruptedCalls(store, nodeId);
+  if (interrupted.length) logger.warn({ nodeId, calls: interrupted.length }, 'calls left unended by a previous process marked interrupted');
+  // Each record is written as it happens, one statement at a time, yielding to the event loop between them
+  // (PGlite runs each statement synchronously on this thread: a burst would hold up live calls' audio).
+  const recorder = new CallRecorder({
+    writer: storeCallRecordWriter(store), nodeId, maxQueued: config.store.recordQueueMax,
+    logger: logger.child({ component: 'call-records' }),
+  });
 
   return {
     metrics,
     sharedState,
     store,
-    recordCall,
+    recorder,
     emr,
     engines,
     transferNumber: config.twilio.transferNumber ?? clinic.frontDeskNumber,
@@ -194,11 +183,12 @@ async function assembleServices(
         dialog: dialog.name,
       },
       fallbacks: notes,
+      store: { kind: store.kind, ...recorder.status() },
     }),
     close: async () => {
       closing = true;
       await warming;
-      await recording;
+      await recorder.close();
       await Promise.allSettled([vad.close(), asr.close(), tts.close(), openEmr?.close()]);
       await sharedState.close();
       if (!overrides.store) await store.close();

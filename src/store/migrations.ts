@@ -78,6 +78,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('calls').execute();
     },
   },
+  /**
+   * Calls are written as they happen (row at start, each turn, the end), not when they end. The sweep at
+   * start-up looks for this node's calls with no end: an index over exactly those. `transport` says which
+   * front door the call came through (twilio, sip).
+   */
+  '0002_call_records': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('calls').addColumn('transport', 'text').execute();
+      await sql`create index calls_unended_by_node on calls (node_id) where ended_at is null`.execute(db);
+    },
+    async down(db: Kysely<any>): Promise<void> {
+      await sql`drop index if exists calls_unended_by_node`.execute(db);
+      await db.schema.alterTable('calls').dropColumn('transport').execute();
+    },
+  },
   '0003_embedded_emr': {
     // The embedded EMR (EMR_ENGINE=embedded): patients, appointments and what callers left for staff, shared by
     // every node on the database. Names, DOB, phones, notes and messages are sealed; lookups go through keyed

@@ -9,6 +9,7 @@ export interface CallsTable {
   ended_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   outcome: string | null;
   node_id: string | null;
+  transport: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface TurnsTable {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { Logger } from '../log.js';
+import { describeError, type Logger } from '../log.js';
 import { AuditHeadFile, AuditKeyError, AuditKeys, AuditLog, signLegacyAuditHead } from './audit.js';
 import { Keyring, KeyringError } from './crypto.js';
 import { createPGliteDialect } from './pglite-dialect.js';
@@ -29,7 +29,11 @@ export interface StoreOptions {
    * The embedded store still takes the data directory's lock, since PGlite allows one process at a time.
    */
   readOnly?: boolean;
-  /** PostgreSQL only: a schema to hold the tables (created if missing). Tests use one per run. */
+  /**
+   * PostgreSQL only: the schema holding the tables and the migrations' own bookkeeping (created if missing),
+   * so a database shared with other applications (their Kysely tables in `public`) never collides.
+   * Default `carevox`; tests use one per run.
+   */
   schema?: string;
   logger?: Logger;
 }
@@ -77,20 +81,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   let db: Kysely<Database>;
   let kind: Store['kind'];
   let releaseLock = () => {};
+  const schema = options.schema ?? DEFAULT_SCHEMA;
   if (options.databaseUrl) {
     kind = 'postgres';
-    if (options.schema && !options.readOnly) await createSchema(options.databaseUrl, options.schema);
-    const settings = [
-      ...(options.schema ? [`-c search_path=${quoteIdent(options.schema)}`] : []),
-      ...(options.readOnly ? ['-c default_transaction_read_only=on'] : []),
-    ];
-    const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
-      max: 10,
-      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
-      ...(settings.length ? { options: settings.join(' ') } : {}),
-    });
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    if (!options.readOnly) await createSchema(options.databaseUrl, schema);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, schema, options) }) });
   } else {
     kind = 'pglite';
     const dir = resolve(options.dataDir, 'pglite');
@@ -114,7 +109,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const migrator = new Migrator({
       db,
       provider: new CodeMigrationProvider({ signLegacyAuditHead: (trx) => signLegacyAuditHead(trx, auditKeys) }),
-      ...(options.schema && kind === 'postgres' ? { migrationTableSchema: options.schema } : {}),
+      ...(kind === 'postgres' ? { migrationTableSchema: schema } : {}),
     });
     if (options.readOnly) {
       const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
@@ -142,8 +137,45 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 }
 
 /** Store options from the `store` config section. */
-export function storeOptionsFromConfig(store: { dataDir: string; databaseUrl?: string; encryptionKey?: string; keyId: string; previousKeys?: string; auditKey?: string }, logger?: Logger): StoreOptions {
-  return { dataDir: store.dataDir, databaseUrl: store.databaseUrl, encryptionKey: store.encryptionKey, keyId: store.keyId, previousKeys: store.previousKeys, auditKey: store.auditKey, logger };
+export function storeOptionsFromConfig(store: { dataDir: string; databaseUrl?: string; encryptionKey?: string; keyId: string; previousKeys?: string; auditKey?: string; databaseSchema?: string }, logger?: Logger): StoreOptions {
+  return {
+    dataDir: store.dataDir, databaseUrl: store.databaseUrl, encryptionKey: store.encryptionKey, keyId: store.keyId,
+    previousKeys: store.previousKeys, auditKey: store.auditKey, schema: store.databaseSchema, logger,
+  };
+}
+
+const DEFAULT_SCHEMA = 'carevox';
+
+/**
+ * The PostgreSQL pool. A connection can drop at any time (the server restarts, a proxy goes away,
+ * pg_terminate_backend): pg then emits 'error' on the client and, for an idle one, on the pool, and an
+ * 'error' event without a listener ends the process with every live call on it. Both are handled here:
+ * the broken client is discarded (pg-pool does that for an idle one; Kysely's release returns a checked-out
+ * one, which pg-pool drops as no longer queryable) and the next query opens a fresh connection. What
+ * failed is retried by whoever issued it (the call recorder keeps call records queued meanwhile).
+ */
+function createPool(databaseUrl: string, schema: string, options: { readOnly?: boolean; logger?: Logger }): pg.Pool {
+  const { logger } = options;
+  const settings = [
+    // Every connection resolves unqualified names in carevox's schema (never in `public`).
+    `-c search_path=${quoteIdent(schema)}`,
+    ...(options.readOnly ? ['-c default_transaction_read_only=on'] : []),
+  ];
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 10,
+    options: settings.join(' '),
+    // A database that stops answering (half-open TCP) fails queries instead of holding them forever.
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    query_timeout: 15_000,
+    keepAlive: true,
+  });
+  // Each client's own listener logs it; the pool re-emits an idle client's error, which needs a listener too.
+  pool.on('connect', (client) => client.on('error', (err: Error) => {
+    logger?.warn({ error: describeError(err) }, 'PostgreSQL connection lost (a new one is opened on the next query)');
+  }));
+  pool.on('error', () => {});
+  return pool;
 }
 
 /** Drops a per-test schema (PostgreSQL). */

@@ -21,7 +21,7 @@ export interface TestServer {
   rawLogs(): string;
   /** Hangs the caller up and returns the server's record of the call once it is torn down. */
   hangUp(caller: TwilioCaller): Promise<CallRecord>;
-  /** The record the server handed to `recordCall` for this call (waits for it). */
+  /** The whole record of a finished call, as the server had it in memory when the call ended (waits for it). */
   recordOf(callSid: string, timeoutMs?: number): Promise<CallRecord>;
   close(): Promise<void>;
 }
@@ -43,14 +43,10 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
   const storeHandle = testStoreHandle('pglite');
   const store = overrides.store ?? (await storeHandle.open());
   const services = await createServices(cfg, logger, { ...overrides, store });
-  // Records are captured where the server hands them over to be stored (its onEnded path), not from the
-  // registry, which keeps only outcomes.
+  // Whole records are observed as each call ends (the registry keeps only outcomes, the store has them encrypted).
   const records = new Map<string, CallRecord>();
-  const recordCall = (record: CallRecord) => {
-    records.set(record.callId, record);
-    return services.recordCall(record);
-  };
-  const recordOf = async (callSid: string, timeoutMs = 5000): Promise<CallRecord> => {
+  const onCallEnded = (record: CallRecord) => { records.set(record.callId, record); };
+  const recordOf = async (callSid: string, timeoutMs = 20_000): Promise<CallRecord> => {
     const deadline = performance.now() + timeoutMs;
     while (!records.has(callSid)) {
       if (performance.now() > deadline) throw new Error(`timed out waiting for the record of ${callSid}`);
@@ -58,7 +54,7 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
     }
     return records.get(callSid)!;
   };
-  const server = await buildServer({ config: cfg, logger, ...services, recordCall });
+  const server = await buildServer({ config: cfg, logger, ...services, onCallEnded });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const address = server.app.server.address();
   if (!address || typeof address === 'string') throw new Error('server has no TCP address');

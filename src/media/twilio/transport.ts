@@ -30,7 +30,7 @@ export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'st
   /** Consumes each stream token at `start`: one stream per token. */
   tokens: CallTokenLedger;
   /** Called once per finished call, after the registry knows its outcome. */
-  onCallEnded?(record: CallRecord): Promise<void>;
+  onCallEnded?(record: CallRecord): void;
 }
 
 export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): void {
@@ -97,6 +97,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
         ...deps,
         callId: sid,
         streamId: message.streamSid,
+        transportKind: 'twilio',
         callerNumber: from || undefined,
         transport: {
           sendMedia: (mulaw) => send(serializeMedia(message.streamSid, mulaw)),
@@ -106,7 +107,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
         },
         onEnded: (record) => {
           deps.registry.ended(record);
-          void deps.onCallEnded?.(record);
+          deps.onCallEnded?.(record);
         },
       });
     } catch (err) {
