@@ -23,18 +23,10 @@ call.before(async (ctx) => {
 });
 call.after(async (ctx) => { await ctx.server.close(); });
 
-/** Waits until the bot has been silent (no media) for `quietMs`, i.e. it finished what it was saying. */
-async function waitForBotQuiet(caller: TwilioCaller, quietMs = 400, timeoutMs = 30_000): Promise<void> {
-  await caller.waitFor('bot to finish speaking', () => {
-    const last = caller.received.at(-1);
-    return last !== undefined && caller.bufferedMs === 0 && performance.now() - last.at > quietMs;
-  }, timeoutMs);
-}
-
 call('greets, answers a spoken question, and answers the keypad', async ({ server }) => {
   const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: CALLER_NUMBER });
   await caller.waitFor('greeting audio', () => caller.mediaCount() > 25);
-  await waitForBotQuiet(caller);
+  await caller.waitForBotQuiet();
   const greetingMarks = caller.echoedMarks.length;
   assert.ok(greetingMarks >= 1, 'a mark per sentence is echoed after the greeting plays');
   assert.ok(caller.echoedMarks.every((m) => !m.cleared), 'nothing was cleared');
@@ -42,7 +34,7 @@ call('greets, answers a spoken question, and answers the keypad', async ({ serve
   const beforeQuestion = caller.received.length;
   await caller.say(hours.samples);
   await caller.waitFor('a spoken reply', () => caller.mediaCount(beforeQuestion) > 25, 10_000);
-  await waitForBotQuiet(caller);
+  await caller.waitForBotQuiet();
 
   const beforeKey = caller.received.length;
   caller.pressDigit('7'); // hours and location on the main menu
@@ -97,7 +89,7 @@ call('a cough over the bot changes nothing: no clear, the greeting plays on', as
   const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: CALLER_NUMBER });
   await caller.waitFor('greeting audio', () => caller.mediaCount() > 40);
   await caller.say(cough.samples);
-  await waitForBotQuiet(caller);
+  await caller.waitForBotQuiet();
   assert.not.ok(caller.received.some((e) => e.kind === 'clear'), 'no clear was sent');
   assert.ok(caller.echoedMarks.length >= 1 && caller.echoedMarks.every((m) => !m.cleared), 'every sentence played');
   const record = await server.hangUp(caller);
@@ -109,7 +101,7 @@ call('a "hmm" over the bot does not interrupt it', async ({ server }) => {
   const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: CALLER_NUMBER });
   await caller.waitFor('greeting audio', () => caller.mediaCount() > 40);
   await caller.say(hmm.samples);
-  await waitForBotQuiet(caller);
+  await caller.waitForBotQuiet();
   const record = await server.hangUp(caller);
   assert.is(record.bargeIns, 0, 'not a barge-in');
   assert.not.ok(record.botSentences.some((s) => s.truncated), 'no sentence was cut off');
@@ -120,7 +112,7 @@ call('a word too short to barge in pauses the bot, which then resumes where the 
   // Reference: the same greeting with nothing said over it.
   const quiet = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: CALLER_NUMBER });
   await quiet.waitFor('greeting audio', () => quiet.mediaCount() > 40);
-  await waitForBotQuiet(quiet);
+  await quiet.waitForBotQuiet();
   await quiet.hangUp();
   const greetingMs = heardMs(quiet);
 
@@ -132,7 +124,7 @@ call('a word too short to barge in pauses the bot, which then resumes where the 
   await caller.waitFor('clear', () => caller.received.some((e) => e.kind === 'clear'), 20_000);
   const clearAt = caller.received.find((e) => e.kind === 'clear')!.at;
   await caller.waitFor('the bot to resume', () => caller.received.some((e) => e.kind === 'media' && e.at > clearAt), 20_000);
-  await waitForBotQuiet(caller);
+  await caller.waitForBotQuiet();
   const record = await server.hangUp(caller);
   assert.is(record.bargeIns, 0, 'not a barge-in');
   assert.not.ok(record.botSentences.some((s) => s.truncated), 'no sentence was cut off');

@@ -11,25 +11,10 @@ import { loadFixture } from './support/fixtures.js';
 import { startServerProcess } from './support/server-process.js';
 import { startTestServer } from './support/server.js';
 import { TwilioCaller } from './support/twilio-caller.js';
+import { until } from './support/until.js';
 
 const hours = loadFixture('what-are-your-hours');
 const NODE_ID = 'node-crash-test';
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** Waits until the bot has finished speaking and the caller has heard it all (every mark echoed). */
-async function botQuiet(caller: TwilioCaller): Promise<void> {
-  await caller.waitFor('the bot to finish speaking', () => {
-    const last = caller.received.at(-1);
-    return last !== undefined && caller.bufferedMs === 0 && performance.now() - last.at > 500;
-  }, 30_000);
-}
 
 const crash = suite('call records survive kill -9');
 
@@ -49,11 +34,11 @@ crash('a live call\'s row and turns so far are stored when the process dies; the
     await ended.hangUp();
 
     live = await TwilioCaller.dial({ baseUrl: server.baseUrl });
-    await botQuiet(live);
+    await live.waitForBotQuiet(500);
     const before = live.received.length;
     await live.say(hours.samples);
     await live.waitFor('the reply', () => live!.mediaCount(before) > 25, 30_000);
-    await botQuiet(live);
+    await live.waitForBotQuiet(500);
     // Everything the server knows so far has been written (not a precondition of the design, which loses at
     // most the turn in flight, but it makes the expected turns exact).
     await until('the record queue to be empty', async () => {

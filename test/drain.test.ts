@@ -11,18 +11,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestServer, type TestServer } from './support/server.js';
 import { startOwnRedis } from './support/redis-server.js';
-import { postVoiceWebhook, TwilioCaller } from './support/twilio-caller.js';
+import { postVoiceWebhook, TwilioCaller, postAfterStream } from './support/twilio-caller.js';
+import { until } from './support/until.js';
 
 const FRONT_DESK = '+15550005555';
 const DIAL = new RegExp(`<Dial[^>]*>\\${FRONT_DESK}</Dial>`);
-
-async function afterStream(baseUrl: string, callSid: string): Promise<string> {
-  const response = await fetch(`${baseUrl}/twilio/after-stream`, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ CallSid: callSid }).toString(), signal: AbortSignal.timeout(10_000),
-  });
-  return response.text();
-}
 
 async function storedOutcome(server: TestServer, callSid: string): Promise<string | null | undefined> {
   for (let i = 0; i < 200; i++) {
@@ -37,14 +30,6 @@ async function dialAll(baseUrl: string, count: number): Promise<TwilioCaller[]> 
   const callers = await Promise.all(Array.from({ length: count }, () => TwilioCaller.dial({ baseUrl })));
   await Promise.all(callers.map((c) => c.waitFor('greeting audio', () => c.mediaCount() > 10, 20_000)));
   return callers;
-}
-
-async function waitUntil(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const t = suite('graceful drain');
@@ -70,7 +55,7 @@ t('drain: new calls to the front desk, /health 503, live callers handed over at 
     await Promise.all(staying.map((c) => c.waitClosed(30_000)));
     for (const caller of staying) {
       assert.is(caller.closeCode, 1000, 'the server ended the stream');
-      assert.match(await afterStream(server.baseUrl, caller.callSid), DIAL, 'the caller is handed to the front desk');
+      assert.match(await postAfterStream(server.baseUrl, caller.callSid), DIAL, 'the caller is handed to the front desk');
     }
     const report = await drained;
     assert.is(report.handedOver, 3);
@@ -117,7 +102,7 @@ t('SIGTERM with live calls and Redis down: callers handed over, the process exit
   child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
   try {
-    await waitUntil('the server to listen', () => /Server listening at http:\/\/127\.0\.0\.1:\d+/.test(output), 60_000);
+    await until('the server to listen', () => /Server listening at http:\/\/127\.0\.0\.1:\d+/.test(output), 60_000);
     const baseUrl = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
     const caller = await TwilioCaller.dial({ baseUrl });
     await caller.waitFor('greeting audio', () => caller.mediaCount() > 10, 20_000);
@@ -126,7 +111,7 @@ t('SIGTERM with live calls and Redis down: callers handed over, the process exit
     child.kill('SIGTERM');
     await caller.waitClosed(30_000);
     assert.is(caller.closeCode, 1000, 'the server ended the stream');
-    assert.match(await afterStream(baseUrl, caller.callSid), DIAL, 'handed to the front desk');
+    assert.match(await postAfterStream(baseUrl, caller.callSid), DIAL, 'handed to the front desk');
     const timeout = new Promise<'timeout'>((r) => { setTimeout(() => r('timeout'), 60_000).unref(); });
     const result = await Promise.race([exited, timeout]);
     assert.equal(result, { code: 0, signal: null }, `the process exited cleanly; output:\n${output.slice(-2000)}`);

@@ -13,31 +13,14 @@ import { TwilioCaller } from './support/twilio-caller.js';
 
 const ALEX = { id: 'demo-1', phone: '+15555550123', dob: '01151985' }; // a demo patient, seeded on start
 
-async function waitForBotQuiet(caller: TwilioCaller): Promise<void> {
-  await caller.waitFor('bot to finish speaking', () => {
-    const last = caller.received.at(-1);
-    return last !== undefined && caller.bufferedMs === 0 && performance.now() - last.at > 400;
-  }, 60_000);
-}
-
-/** Keys in `digits`, then waits for the bot's answer to start. */
-async function press(caller: TwilioCaller, digits: string): Promise<void> {
-  for (const digit of digits) {
-    caller.pressDigit(digit);
-    await caller.pause(120);
-  }
-  const from = caller.received.length;
-  await caller.waitFor('the bot to answer', () => caller.mediaCount(from) > 25, 10_000);
-}
-
 /** One call from Alex's number: a main-menu choice, identified by date of birth, then `after` keys. */
 async function callAndIdentify(server: TestServer, menuKey: string, after: string[] = []): Promise<{ callSid: string; said: string }> {
   const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: ALEX.phone });
   await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
-  await waitForBotQuiet(caller);
+  await caller.waitForBotQuiet();
   // Like a caller who knows the menus: each key may cut the bot's answer short (a key press interrupts it).
-  for (const keys of [menuKey, `${ALEX.dob}#`, ...after]) await press(caller, keys);
-  await waitForBotQuiet(caller);
+  for (const keys of [menuKey, `${ALEX.dob}#`, ...after]) await caller.press(keys);
+  await caller.waitForBotQuiet();
   const record = await server.hangUp(caller);
   return { callSid: caller.callSid, said: record.botSentences.map((s) => s.text).join(' ') };
 }

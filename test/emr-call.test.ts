@@ -32,24 +32,14 @@ emrCall.after(async (ctx) => {
   await ctx.double.close();
 });
 
-async function botAnswers(caller: TwilioCaller, digits: string): Promise<void> {
-  for (const digit of digits) { caller.pressDigit(digit); await caller.pause(120); }
-  const from = caller.received.length;
-  await caller.waitFor('the bot to answer', () => caller.mediaCount(from) > 25, 10_000);
-}
-
-async function untilQuiet(caller: TwilioCaller): Promise<void> {
-  await caller.waitFor('bot quiet', () => caller.bufferedMs === 0 && performance.now() - (caller.received.at(-1)?.at ?? 0) > 400, 60_000);
-}
-
 emrCall('OpenEMR down: the caller is told honestly and offered a fallback; the call goes on', async ({ double, server }) => {
   double.faults.down = true;
   try {
     const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: JANE });
     await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
-    await botAnswers(caller, '2'); // hear my appointments: needs the EMR (the caller-ID lookup already failed)
-    await botAnswers(caller, '5555550101#'); // the number on file, as asked: the lookup fails again
-    await untilQuiet(caller);
+    await caller.press('2'); // hear my appointments: needs the EMR (the caller-ID lookup already failed)
+    await caller.press('5555550101#'); // the number on file, as asked: the lookup fails again
+    await caller.waitForBotQuiet();
     assert.ok(caller.isOpen, 'still connected');
     const record = await server.hangUp(caller);
     const said = record.botSentences.map((s) => s.text).join(' ');
@@ -62,21 +52,21 @@ emrCall('OpenEMR down: the caller is told honestly and offered a fallback; the c
 emrCall('OpenEMR slow (5 s): a filler is said at once, the caller never hears dead air', async ({ double, server }) => {
   const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: JANE });
   await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
-  await untilQuiet(caller);
-  await botAnswers(caller, '2'); // hear my appointments: first confirm who is calling
-  await untilQuiet(caller);
-  await botAnswers(caller, '02031980'); // identified; the appointment list was prefetched at call start
-  await botAnswers(caller, '1'); // yes, book one
-  await botAnswers(caller, '1'); // appointment type
-  await botAnswers(caller, '9'); // any provider
-  await untilQuiet(caller);
+  await caller.waitForBotQuiet();
+  await caller.press('2'); // hear my appointments: first confirm who is calling
+  await caller.waitForBotQuiet();
+  await caller.press('02031980'); // identified; the appointment list was prefetched at call start
+  await caller.press('1'); // yes, book one
+  await caller.press('1'); // appointment type
+  await caller.press('9'); // any provider
+  await caller.waitForBotQuiet();
   double.faults.latencyMs = 5000;
   try {
     const marksBefore = caller.echoedMarks.length;
     caller.pressDigit('1'); // first available time: an availability search, slow now (past the 1.5 s EMR timeout)
     // The filler and at least one sentence after it have played (the filler alone may be followed by a pause).
     await caller.waitFor('the bot to answer', () => caller.echoedMarks.length >= marksBefore + 2, 30_000);
-    await untilQuiet(caller);
+    await caller.waitForBotQuiet();
     const record = await server.hangUp(caller);
     const said = record.botSentences.map((s) => s.text);
     // No dead air: the filler is said while the search is still running, before the timed-out search's apology
@@ -92,11 +82,11 @@ emrCall('OpenEMR slow (5 s): a filler is said at once, the caller never hears de
 emrCall('OpenEMR down at the confirmation: the caller hears the booking is saved and will be completed, and it is', async ({ double, server }) => {
   const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: JANE });
   await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
-  await untilQuiet(caller);
-  for (const keys of ['1', '02031980#', '1', '9', '1']) await botAnswers(caller, keys); // book, DOB, type, any provider, first available
-  await untilQuiet(caller); // the offers
-  await botAnswers(caller, '1'); // the first offer
-  await untilQuiet(caller); // "To confirm: ... Shall I book it?"
+  await caller.waitForBotQuiet();
+  for (const keys of ['1', '02031980#', '1', '9', '1']) await caller.press(keys); // book, DOB, type, any provider, first available
+  await caller.waitForBotQuiet(); // the offers
+  await caller.press('1'); // the first offer
+  await caller.waitForBotQuiet(); // "To confirm: ... Shall I book it?"
   const before = double.appointments().length;
   double.faults.down = true;
   try {
@@ -110,7 +100,7 @@ emrCall('OpenEMR down at the confirmation: the caller hears the booking is saved
   // The filler was long over by then: what plays from now on is the answer.
   const answeredAt = performance.now();
   await caller.waitFor('the answer', () => caller.received.some((e) => e.kind === 'media' && e.at > answeredAt), 20_000);
-  await untilQuiet(caller);
+  await caller.waitForBotQuiet();
   const record = await server.hangUp(caller);
   const said = record.botSentences.map((s) => s.text).join(' ');
   assert.match(said, /is saved and will be completed\. If it cannot be, our staff will call you to confirm/, said);

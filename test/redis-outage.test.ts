@@ -8,22 +8,12 @@ import { Redis } from 'ioredis';
 import * as assert from 'uvu/assert';
 import { startTestServer } from './support/server.js';
 import { startOwnRedis } from './support/redis-server.js';
-import { TwilioCaller } from './support/twilio-caller.js';
+import { TwilioCaller, postAfterStream } from './support/twilio-caller.js';
 
 const FRONT_DESK = '+15550003333';
 /** Twilio abandons the after-stream request at 15 s; an answer must come well before (protocol bound). */
 const TWILIO_PATIENCE_MS = 10_000;
 const DIAL = new RegExp(`<Dial[^>]*>\\${FRONT_DESK}</Dial>`);
-
-async function afterStream(baseUrl: string, callSid: string): Promise<string> {
-  const response = await fetch(`${baseUrl}/twilio/after-stream`, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ CallSid: callSid, CallStatus: 'in-progress' }).toString(),
-    signal: AbortSignal.timeout(TWILIO_PATIENCE_MS),
-  });
-  assert.is(response.status, 200);
-  return response.text();
-}
 
 async function health(baseUrl: string): Promise<{ code: number; body: { status: string; sharedState: { backend: string; status: string } } }> {
   const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(TWILIO_PATIENCE_MS) });
@@ -48,12 +38,12 @@ t('Redis killed mid-call: the caller who pressed 0 is dialled to the front desk;
 
     caller.pressDigit('0');
     await caller.waitClosed(30_000); // the server ends the stream after the transfer prompt
-    assert.match(await afterStream(server.baseUrl, caller.callSid), DIAL, 'this node knows the outcome without Redis');
+    assert.match(await postAfterStream(server.baseUrl, caller.callSid), DIAL, 'this node knows the outcome without Redis');
 
     await server.hangUp(hungUp);
-    assert.match(await afterStream(server.baseUrl, hungUp.callSid), /<Hangup\/>/, 'a call that ended normally still hangs up');
+    assert.match(await postAfterStream(server.baseUrl, hungUp.callSid), /<Hangup\/>/, 'a call that ended normally still hangs up');
 
-    const unknown = await afterStream(server.baseUrl, 'CA' + 'e'.repeat(32));
+    const unknown = await postAfterStream(server.baseUrl, 'CA' + 'e'.repeat(32));
     assert.match(unknown, DIAL, 'an outcome nobody can give goes to a person, never silence');
 
     const during = await health(server.baseUrl);
@@ -82,12 +72,12 @@ t('a hung Redis (no replies): another node answers the after-stream in time, dia
     } finally {
       spy.disconnect();
     }
-    assert.match(await afterStream(nodeB.baseUrl, routed), DIAL, 'routed through Redis');
+    assert.match(await postAfterStream(nodeB.baseUrl, routed), DIAL, 'routed through Redis');
 
     redis.freeze();
     const lost = 'CA' + 'f'.repeat(32);
     nodeA.server.registry.ended({ callId: lost, outcome: 'transfer' }); // the write cannot land
-    assert.match(await afterStream(nodeB.baseUrl, lost), DIAL, 'unknown on B: a person, within Twilio\'s wait');
+    assert.match(await postAfterStream(nodeB.baseUrl, lost), DIAL, 'unknown on B: a person, within Twilio\'s wait');
     const degraded = await health(nodeB.baseUrl);
     assert.is(degraded.code, 200);
     assert.is(degraded.body.status, 'degraded');

@@ -18,6 +18,7 @@ import { loadFixture } from './support/fixtures.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { TwilioCaller } from './support/twilio-caller.js';
 import { createTranscriptDouble } from './support/transcript-double.js';
+import { until } from './support/until.js';
 
 const hours = loadFixture('what-are-your-hours');
 
@@ -27,14 +28,6 @@ async function health(server: TestServer): Promise<Health> {
   const response = await fetch(`${server.baseUrl}/health`);
   assert.is(response.status, 200, 'a degraded store still takes calls');
   return await response.json() as Health;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** The caller speaks and the bot answers: the call is unaffected. */

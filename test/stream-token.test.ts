@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from './support/server.js';
 import { startOwnRedis } from './support/redis-server.js';
-import { parseStreamTwiml, postVoiceWebhook, TwilioCaller } from './support/twilio-caller.js';
+import { parseStreamTwiml, postVoiceWebhook, TwilioCaller, postAfterStream } from './support/twilio-caller.js';
 
 const FRONT_DESK = '+15550004444';
 const SECRET = 'stream-token-test-secret-0123456789';
@@ -16,14 +16,6 @@ async function replay(server: TestServer, original: TwilioCaller, parameters = o
   const replayed = await TwilioCaller.openStream({ baseUrl: server.baseUrl, callSid: original.callSid, parameters });
   await replayed.waitClosed(10_000);
   return replayed;
-}
-
-async function afterStream(server: TestServer, callSid: string): Promise<string> {
-  const response = await fetch(`${server.baseUrl}/twilio/after-stream`, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ CallSid: callSid }).toString(), signal: AbortSignal.timeout(10_000),
-  });
-  return response.text();
 }
 
 const t = suite('stream token replay');
@@ -45,7 +37,7 @@ t('a replayed token is refused while the call is live and after it ended; the re
     const after = await replay(server, caller);
     assert.is(after.closeCode, 1008, 'replay after the call ended');
 
-    assert.match(await afterStream(server, caller.callSid), new RegExp(`<Dial[^>]*>\\${FRONT_DESK}</Dial>`), 'the transfer stands');
+    assert.match(await postAfterStream(server.baseUrl, caller.callSid), new RegExp(`<Dial[^>]*>\\${FRONT_DESK}</Dial>`), 'the transfer stands');
     const record = await server.recordOf(caller.callSid);
     assert.is(record.outcome, 'transfer');
     let stored = await server.services.store.calls.get(caller.callSid);

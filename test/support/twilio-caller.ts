@@ -186,6 +186,27 @@ export class TwilioCaller {
     }
   }
 
+  /** Waits until nothing is left to play and no media came for `quietMs`: the bot finished what it was saying. */
+  async waitForBotQuiet(quietMs = 400, timeoutMs = 60_000): Promise<void> {
+    await this.waitFor('the bot to finish speaking', () => {
+      const last = this.received.at(-1);
+      return last !== undefined && this.bufferedMs === 0 && performance.now() - last.at > quietMs;
+    }, timeoutMs);
+  }
+
+  /**
+   * Keys in `digits` 120 ms apart, as a person does, then waits for the bot's answer to start. Like a caller who
+   * knows the menus, the next key may cut that answer short (a key press always interrupts the bot).
+   */
+  async press(digits: string, timeoutMs = 30_000): Promise<void> {
+    for (const digit of digits) {
+      this.pressDigit(digit);
+      await this.pause(120);
+    }
+    const from = this.received.length;
+    await this.waitFor('the bot to answer', () => this.mediaCount(from) > 25, timeoutMs);
+  }
+
   /** Media frames received since index `from` of `received`. */
   mediaCount(from = 0): number {
     let n = 0;
@@ -321,6 +342,20 @@ export async function postVoiceWebhook(options: DialOptions, params: Record<stri
   const twiml = await response.text();
   if (response.status !== 200) throw new Error(`voice webhook answered ${response.status}: ${twiml}`);
   return { status: response.status, twiml };
+}
+
+/**
+ * Twilio's request to the after-stream URL once the stream has ended: the TwiML it answers (anything but a 200
+ * throws). Twilio waits 15 s at most for it, so a slower answer fails too.
+ */
+export async function postAfterStream(baseUrl: string, callSid: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/twilio/after-stream`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ CallSid: callSid, CallStatus: 'in-progress' }).toString(), signal: AbortSignal.timeout(15_000),
+  });
+  const twiml = await response.text();
+  if (response.status !== 200) throw new Error(`after-stream answered ${response.status}: ${twiml}`);
+  return twiml;
 }
 
 /** Extracts <Stream url> and its <Parameter>s from TwiML (the double reads what Twilio would). */
