@@ -4,7 +4,8 @@
  *   GET  /twilio/media         the Media Streams WebSocket (one call per socket)
  *   POST /twilio/after-stream  where Twilio goes when the stream ends: transfer (<Dial>) or hang up
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import type { Config } from './config/index.js';
@@ -16,7 +17,8 @@ import type { SharedState } from './emr/shared-state.js';
 import { handleTwilioStream } from './media/twilio/transport.js';
 import { issueCallToken } from './media/twilio/call-token.js';
 import { verifyTwilioSignature } from './media/twilio/signature.js';
-import { connectStreamTwiml, dialTwiml } from './media/twilio/twiml.js';
+import { connectStreamTwiml, dialTwiml, sayTwiml } from './media/twilio/twiml.js';
+import { validateCallSid, validateVoiceParams, WebhookParamError } from './media/twilio/webhook-params.js';
 
 export interface ServerDeps {
   config: Config;
@@ -46,10 +48,28 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
     logController: new LogController({ disableRequestLogging: true }), // webhook bodies carry patient data
     trustProxy: true,
   });
+  // Any throw in a route: one log line with the error's class (never the request, which carries patient
+  // data) and a bare status; fastify's own 4xx (bad content type, body too large) keep their status.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const fields = { route: req.routeOptions.url, method: req.method, status, errorKind: err.name, errorCode: err.code };
+    if (status === 500) req.log.error(fields, 'request failed');
+    else req.log.warn(fields, 'request refused');
+    return reply.code(status).type('text/plain').send(status === 500 ? 'internal error' : 'bad request');
+  });
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
-  app.get('/health', async () => ({ status: 'ok', activeCalls: registry.activeCount, ...deps.healthDetails() }));
+  /** Sockets upgraded and not yet started; with the started calls, what the node has taken on. */
+  const pendingSockets = new Set<WebSocket>();
+  const atCapacity = () => registry.activeCount + pendingSockets.size >= config.limits.maxCalls;
+
+  app.get('/health', async (_req, reply) => {
+    // "full" is 503 like other not-ready states: a load balancer sends the next call to another node.
+    const full = atCapacity();
+    if (full) reply.code(503);
+    return { status: full ? 'full' : 'ok', activeCalls: registry.activeCount, maxCalls: config.limits.maxCalls, ...deps.healthDetails() };
+  });
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
@@ -59,14 +79,28 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   app.post('/twilio/voice', async (req, reply) => {
     const params = formParams(req);
     if (!verifyWebhook(req, params)) return reply.code(403).send('invalid Twilio signature');
-    const callSid = params.CallSid;
-    if (!callSid) return reply.code(400).send('missing CallSid');
+    let voice;
+    try {
+      voice = validateVoiceParams(params);
+    } catch (err) {
+      if (err instanceof WebhookParamError) return refuseParams(req, reply, err);
+      throw err;
+    }
+    const { callSid } = voice;
+    if (atCapacity()) {
+      // Over this node's call limit the caller still reaches a person rather than a busy signal.
+      req.log.warn({ callId: callSid, maxCalls: config.limits.maxCalls }, 'node at its call limit: sending the caller to the front desk');
+      const twiml = deps.transferNumber
+        ? dialTwiml(deps.transferNumber)
+        : sayTwiml('Sorry, all our lines are busy. Please call again in a few minutes.');
+      return reply.type('text/xml').send(twiml);
+    }
     const host = publicHost(req);
     const twiml = connectStreamTwiml({
       streamUrl: `wss://${host}/twilio/media`,
       parameters: {
         token: issueCallToken(config.twilio.callTokenSecret, { callSid, ttlSeconds: config.twilio.callTokenTtlSeconds }),
-        from: params.From ?? '',
+        from: voice.from ?? '',
       },
       afterStream: `<Redirect method="POST">https://${escapeXml(host)}/twilio/after-stream</Redirect>`,
     });
@@ -76,6 +110,14 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   app.post('/twilio/after-stream', async (req, reply) => {
     const params = formParams(req);
     if (!verifyWebhook(req, params)) return reply.code(403).send('invalid Twilio signature');
+    if (params.CallSid !== undefined) {
+      try {
+        validateCallSid(params);
+      } catch (err) {
+        if (err instanceof WebhookParamError) return refuseParams(req, reply, err);
+        throw err;
+      }
+    }
     const outcome = params.CallSid ? await registry.takeOutcome(params.CallSid) : undefined;
     const transferTo = deps.transferNumber;
     if ((outcome === 'transfer' || outcome === 'error') && transferTo) return reply.type('text/xml').send(dialTwiml(transferTo));
@@ -83,7 +125,7 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   });
 
   app.get('/twilio/media', { websocket: true }, (socket) => {
-    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, onCallEnded: deps.recordCall });
+    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, onCallEnded: deps.recordCall, pendingSockets });
   });
 
   app.addHook('onClose', async () => {
@@ -96,6 +138,12 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
     const signature = req.headers['x-twilio-signature'];
     if (typeof signature !== 'string') return false;
     return verifyTwilioSignature(token, signature, `https://${publicHost(req)}${req.url}`, params);
+  }
+
+  /** 400 naming the field and the problem; the value (a phone number, perhaps) is neither logged nor echoed. */
+  function refuseParams(req: FastifyRequest, reply: FastifyReply, err: WebhookParamError) {
+    req.log.warn({ route: req.routeOptions.url, field: err.field, problem: err.problem }, `webhook refused: ${err.field} ${err.problem}`);
+    return reply.code(400).type('text/plain').send(`invalid ${err.field}: ${err.problem}`);
   }
 
   function publicHost(req: FastifyRequest): string {
