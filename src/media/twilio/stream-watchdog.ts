@@ -1,8 +1,9 @@
 /**
  * Liveness of one media WebSocket: a socket must send `start` within `startTimeoutMs`; a started call must
  * keep sending media (Twilio sends a frame every 20 ms for the whole call) with gaps under `mediaTimeoutMs`;
- * and the peer must answer WebSocket pings, sent every `pingIntervalMs`, before the next one is due. Each
- * failure is reported once through its callback; the transport decides how the call ends.
+ * and the peer must show it is there between two WebSocket pings, sent every `pingIntervalMs`: a pong, or
+ * any message (a peer that streams media is alive even if it were slow to pong). Each failure is reported
+ * once through its callback; the transport decides how the call ends.
  */
 import type { WebSocket } from 'ws';
 import type { Config } from '../../config/index.js';
@@ -14,6 +15,8 @@ export interface StreamWatchdog {
   started(): void;
   /** A media frame arrived. */
   media(): void;
+  /** Any message arrived (the peer is there). */
+  heard(): void;
   stop(): void;
 }
 
@@ -55,6 +58,7 @@ export function watchStream(
     },
     // refresh() re-arms the same timer: cheap enough for 50 frames a second.
     media: () => { mediaTimer?.refresh(); },
+    heard: () => { answered = true; },
     stop,
   };
 }

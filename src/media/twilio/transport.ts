@@ -141,6 +141,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
   };
 
   socket.on('message', (data, isBinary) => {
+    watchdog.heard();
     let message: TwilioInbound;
     try {
       message = parseTwilioMessage(data as Buffer, isBinary);
