@@ -9,8 +9,9 @@
  *     A is well into its greeting, sends N `dtmf` messages at once;
  *   - right after the burst is written, this process times a GET /metrics.
  * Reported per N, as JSON: the max and p99 gap between consecutive media frames arriving at caller A from
- * the burst until `settle-ms` after /metrics answered (or A's audio ended), how long /metrics took, and the
- * server's dropped-event counter. N = 0 is run first as the undisturbed baseline.
+ * the burst until `settle-ms` after /metrics answered (or A's audio ended), how long /metrics took, the
+ * server's own event-loop delay over the burst (its prom-client monitor, independent of the callers' CPU)
+ * and its dropped-event counter. N = 0 is run first as the undisturbed baseline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +42,8 @@ interface RunResult {
   callerA: { frames: number; windowMs: number; maxGapMs: number; p99GapMs: number; meanGapMs: number };
   metricsMs: number;
   serverDroppedInboundEvents: Record<string, number>;
+  /** The server's own event-loop delay (max, ms) since the previous scrape: from before the burst to just after. */
+  serverEventLoopMaxMs: number;
 }
 
 async function bench(): Promise<void> {
@@ -62,12 +65,13 @@ async function runOnce(count: number, digit: string, settleMs: number): Promise<
     const a = await TwilioCaller.dial({ baseUrl, from: '+15550100001' });
     await a.waitFor('A hears its greeting', () => a.mediaCount() > 0, 30_000);
     const flooder = await startFlooder(baseUrl, count, digit);
-    await sleep(1000); // A's greeting is steady; B is in its own greeting (the bot is speaking to it)
+    await sleep(1000);
+    await (await fetch(`${baseUrl}/metrics`)).text(); // starts the server's event-loop delay window afresh // A's greeting is steady; B is in its own greeting (the bot is speaking to it)
     const from = a.received.length;
     const floodAt = performance.now();
     await flooder.flood();
     const metricsStart = performance.now();
-    await (await fetch(`${baseUrl}/metrics`)).text();
+    const during = await (await fetch(`${baseUrl}/metrics`)).text();
     const metricsMs = performance.now() - metricsStart;
     await sleep(settleMs);
     const arrivals = a.received.slice(from).filter((e) => e.kind === 'media').map((e) => e.at);
@@ -89,10 +93,16 @@ async function runOnce(count: number, digit: string, settleMs: number): Promise<
       },
       metricsMs: round(metricsMs),
       serverDroppedInboundEvents: labelled(after, 'carevox_inbound_events_dropped_total', 'kind'),
+      serverEventLoopMaxMs: round(value(during, 'nodejs_eventloop_lag_max_seconds') * 1000),
     };
   } finally {
     await server.stop();
   }
+}
+
+function value(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : Number.NaN;
 }
 
 function labelled(text: string, name: string, label: string): Record<string, number> {

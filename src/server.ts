@@ -58,7 +58,9 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
     return reply.code(status).type('text/plain').send(status === 500 ? 'internal error' : 'bad request');
   });
   await app.register(formbody);
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // One inbound message per event-loop turn (ws emits the rest of a read on setImmediate): a burst on one
+  // socket then interleaves with every other call's timers instead of holding the loop for the whole read.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024, allowSynchronousEvents: false } });
 
   /** Sockets upgraded and not yet started; with the started calls, what the node has taken on. */
   const pendingSockets = new Set<WebSocket>();
