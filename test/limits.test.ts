@@ -95,8 +95,7 @@ sockets('a call whose media stops is ended as an error, and the caller is sent t
   for (let i = 0; i < 5; i++) sendMedia();
   const { reason } = await within(ws.closed, 'the server to end the silent call');
   assert.is(reason, 'no-media');
-  await waitUntil(() => server.server.registry.finished(callSid) !== undefined, 'the call record');
-  assert.is(server.server.registry.finished(callSid)!.outcome, 'error');
+  assert.is((await server.recordOf(callSid, 15_000)).outcome, 'error');
   const after = await (await post(server, '/twilio/after-stream', { CallSid: callSid })).text();
   assert.match(after, new RegExp(`<Dial[^>]*>\\${FRONT_DESK}</Dial>`));
 });
@@ -111,8 +110,7 @@ sockets('a peer that stops answering pings is dropped; one that answers stays', 
     const { code } = await within(deaf.ws.closed, 'the server to drop the deaf peer');
     assert.is(code, 1006, 'terminated, no close handshake');
     assert.ok(pings >= 1);
-    await waitUntil(() => server.server.registry.finished(deaf.callSid) !== undefined, 'the call record');
-    assert.is(server.server.registry.finished(deaf.callSid)!.outcome, 'error');
+    assert.is((await server.recordOf(deaf.callSid, 15_000)).outcome, 'error');
     // A client that answers pings (as every WebSocket client must) is still up after many of them, media or not.
     const quiet = await startedStream(server);
     let answered = 0;

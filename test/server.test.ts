@@ -63,7 +63,7 @@ http('the voice webhook needs a valid X-Twilio-Signature when TWILIO_AUTH_TOKEN 
   assert.match(twiml, /<Redirect method="POST">https:\/\/[^<]+\/twilio\/after-stream<\/Redirect>/);
 });
 
-http('after the stream: a transferred call is dialled to the front desk, others hang up', async ({ server }) => {
+http('after the stream: a transferred call, or one whose outcome is unknown, is dialled to the front desk; a finished call hangs up', async ({ server }) => {
   const callSid = 'CA' + 'b'.repeat(32);
   const host = new URL(server.baseUrl).host;
   const post = async (params: Record<string, string>) => {
@@ -74,9 +74,12 @@ http('after the stream: a transferred call is dialled to the front desk, others 
     });
     return response.text();
   };
-  server.server.registry.ended({ callId: callSid, outcome: 'transfer', turns: [], botSentences: [], bargeIns: 0, dtmf: 0, malformedFrames: 0 });
+  server.server.registry.ended({ callId: callSid, outcome: 'transfer' });
   assert.match(await post({ CallSid: callSid }), /<Dial[^>]*>\+15550001111<\/Dial>/);
-  assert.match(await post({ CallSid: 'CA' + 'c'.repeat(32) }), /<Hangup\/>/);
+  const finished = 'CA' + '7'.repeat(32);
+  server.server.registry.ended({ callId: finished, outcome: 'completed' });
+  assert.match(await post({ CallSid: finished }), /<Hangup\/>/);
+  assert.match(await post({ CallSid: 'CA' + 'c'.repeat(32) }), /<Dial[^>]*>\+15550001111<\/Dial>/, 'unknown: a person, never silence');
 });
 
 http('with REDIS_URL, the after-stream webhook routes a transfer decided on another node', async () => {
@@ -85,7 +88,7 @@ http('with REDIS_URL, the after-stream webhook routes a transfer decided on anot
   const nodeB = await startTestServer(config);
   try {
     const callSid = `CA${(Date.now().toString(16) + Math.random().toString(16).slice(2, 10)).padStart(32, '0')}`; // unique across runs (shared Redis)
-    nodeA.server.registry.ended({ callId: callSid, outcome: 'transfer', turns: [], botSentences: [], bargeIns: 0, dtmf: 0, malformedFrames: 0 });
+    nodeA.server.registry.ended({ callId: callSid, outcome: 'transfer' });
     await new Promise((r) => setTimeout(r, 100));
     const response = await fetch(`${nodeB.baseUrl}/twilio/after-stream`, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ CallSid: callSid }).toString(),
@@ -117,7 +120,8 @@ stream('a stream with a missing or forged token is closed at start', async ({ se
 });
 
 stream('a stream whose token belongs to another call is refused', async ({ server }) => {
-  const { twiml } = await postVoiceWebhook({ baseUrl: server.baseUrl }, { CallSid: 'CA' + 'd'.repeat(32), From: '+15550000001' });
+  // Same caller number as the double dials with, so only the call differs (a changed number is 'bad-signature').
+  const { twiml } = await postVoiceWebhook({ baseUrl: server.baseUrl }, { CallSid: 'CA' + 'd'.repeat(32), From: '+15551230000' });
   const otherCallsToken = parseStreamTwiml(twiml).parameters.token!;
   const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, token: otherCallsToken });
   await caller.waitClosed();

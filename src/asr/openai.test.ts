@@ -16,7 +16,7 @@ function collector() {
     events,
     sink: (event: AsrEvent) => { events.push(event); wake?.(); },
     /** Resolves when an event matching `pred` has arrived (or rejects after `ms`). */
-    async waitFor(pred: (e: AsrEvent) => boolean, ms = 3000): Promise<AsrEvent> {
+    async waitFor(pred: (e: AsrEvent) => boolean, ms = 20_000): Promise<AsrEvent> {
       const deadline = Date.now() + ms;
       for (;;) {
         const found = events.find(pred);
@@ -83,7 +83,7 @@ perUtterance('a server that never answers times out into an error event', async 
   const c = collector();
   stream = engine.createStream(c.sink);
   stream.endUtterance(tone(800));
-  const event = await c.waitFor((e) => e.type !== 'partial', 3000);
+  const event = await c.waitFor((e) => e.type !== 'partial', 20_000);
   assert.is(event.type, 'error');
   if (event.type === 'error') assert.match(event.error.message, /time/i);
 });

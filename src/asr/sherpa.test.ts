@@ -303,7 +303,7 @@ function loud(n: number, seed = 1): Int16Array {
     return Math.round(((state / 2147483648) - 0.5) * 20000);
   });
 }
-async function waitFor(events: AsrEvent[], pred: (e: AsrEvent) => boolean, ms = 5000): Promise<AsrEvent> {
+async function waitFor(events: AsrEvent[], pred: (e: AsrEvent) => boolean, ms = 20_000): Promise<AsrEvent> {
   const deadline = Date.now() + ms;
   for (;;) {
     const found = events.find(pred);

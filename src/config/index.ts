@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -17,6 +18,10 @@ export const ConfigSchema = z.object({
     port: port.default(8080),
     /** Host name Twilio reaches us on (wss://PUBLIC_HOST/twilio/media). Defaults to the request's Host header. */
     publicHost: z.string().min(1).optional(),
+    /** On SIGTERM: how long live calls may go on before each is handed to the front desk. */
+    drainSeconds: z.coerce.number().int().min(0).max(3600).default(30),
+    /** This node's name, stored with each call: at start-up its calls left unended by a crash become "interrupted". */
+    nodeId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default(() => hostname().slice(0, 64)),
   }).prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -155,13 +160,26 @@ export const ConfigSchema = z.object({
     keyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
     /** Retired keys still able to decrypt: `id:key,id:key`. */
     previousKeys: z.string().optional(),
+    /** HMAC key of the audit chain and its signed head, 32+ bytes as base64 or hex; kept away from the database.
+     *  Generated into dataDir on first start when unset (embedded only); required with PostgreSQL. */
+    auditKey: z.string().min(1).optional(),
+    /** PostgreSQL: the schema holding carevox's tables and its migration bookkeeping (created if missing). */
+    databaseSchema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/).default('carevox'),
+    /** Call-record writes kept in memory while the store fails (then retried); beyond it the oldest are dropped and counted. */
+    recordQueueMax: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   }).prefault({}),
   redis: z.object({
     /** When set, call registry, prefetch cache and EMR result events are shared across nodes through Redis. */
     url: z.string().min(1).optional(),
+    /** Longest wait for one Redis reply; past it the node answers from what it knows (Twilio waits 15 s). */
+    commandTimeoutMs: z.coerce.number().int().min(10).max(10_000).default(500),
+    /** Longest wait for a Redis connection attempt. */
+    connectTimeoutMs: z.coerce.number().int().min(10).max(10_000).default(1000),
   }).prefault({}),
   emr: z.object({
-    engine: z.enum(['memory', 'openemr']).default('memory'),
+    /** `embedded` (the EMR in the carevox store; `memory` is its old name, still accepted) or `openemr`. */
+    engine: z.enum(['embedded', 'memory', 'openemr']).default('embedded')
+      .transform((engine) => (engine === 'memory' ? 'embedded' : engine)),
     /** OpenEMR origin, e.g. https://emr.example.org (the client adds /apis/SITE and /oauth2/SITE). */
     baseUrl: z.string().url().optional(),
     site: z.string().regex(/^[A-Za-z0-9_-]+$/).default('default'),
@@ -190,6 +208,8 @@ export const ENV_KEYS: Record<string, string> = {
   HOST: 'server.host',
   PORT: 'server.port',
   PUBLIC_HOST: 'server.publicHost',
+  DRAIN_SECONDS: 'server.drainSeconds',
+  NODE_ID: 'server.nodeId',
   LOG_LEVEL: 'log.level',
   TWILIO_AUTH_TOKEN: 'twilio.authToken',
   CALL_TOKEN_SECRET: 'twilio.callTokenSecret',
@@ -258,7 +278,12 @@ export const ENV_KEYS: Record<string, string> = {
   DATA_ENCRYPTION_KEY: 'store.encryptionKey',
   DATA_ENCRYPTION_KEY_ID: 'store.keyId',
   DATA_ENCRYPTION_PREVIOUS_KEYS: 'store.previousKeys',
+  AUDIT_HMAC_KEY: 'store.auditKey',
+  DATABASE_SCHEMA: 'store.databaseSchema',
+  RECORD_QUEUE_MAX: 'store.recordQueueMax',
   REDIS_URL: 'redis.url',
+  REDIS_COMMAND_TIMEOUT_MS: 'redis.commandTimeoutMs',
+  REDIS_CONNECT_TIMEOUT_MS: 'redis.connectTimeoutMs',
   EMR_ENGINE: 'emr.engine',
   OPENEMR_BASE_URL: 'emr.baseUrl',
   OPENEMR_SITE: 'emr.site',

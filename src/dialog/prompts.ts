@@ -27,6 +27,11 @@ export const DEFAULT_PROMPTS = {
   emrDown: 'I am sorry, I cannot reach our scheduling system right now.',
   emrFallback: 'I can take a message for our staff to call you back, or connect you with the front desk. Say message or press 1. Say front desk or press 0.',
   messageFailed: 'I am sorry, I could not save your message.',
+  // The EMR has not confirmed yet, but the request is saved in the durable queue and will be carried out; if it
+  // finally cannot be, the worker files a call-back request for staff.
+  bookingQueued: 'Our scheduling system is slow to answer right now, but your request for {aType} with {provider} {day} at {time} is saved and will be completed. If it cannot be, our staff will call you to confirm.',
+  cancelQueued: 'Our scheduling system is slow to answer right now, but your cancellation is saved and will be completed. If it cannot be, our staff will call you to confirm.',
+  messageQueued: 'Our system is slow to answer right now, but your request is saved and will be passed on to our staff.',
   askDobCaller: 'To confirm it is you, please tell me your date of birth.',
   askDobCallerKeypad: 'To confirm it is you, please enter your date of birth as eight digits: two for the month, two for the day, and four for the year. Then press pound.',
   askName: 'So I can find your record, please say your first and last name.',

@@ -455,6 +455,30 @@ test('failed EMR: an honest message, then a message for staff or the front desk'
   assert.equal(kinds(toDesk), ['transfer']);
 });
 
+test('a write saved but not yet confirmed (queued): the caller hears it is saved and will be completed, not "cannot reach"', async () => {
+  const c = conversation({ callerNumber: JANE, emr: { failWith: { code: 'queued', operations: ['book', 'cancel', 'sendStaffMessage'] } } });
+  await c.start();
+  await c.say('hi i need a sick visit tomorrow afternoon with doctor nguyen');
+  await c.say('march third nineteen eighty one');
+  await c.say('the second one');
+  let reply = spoken(await c.say('yes please'));
+  assert.match(reply, /your request for a sick visit with Doctor Sam Nguyen tomorrow at .* is saved and will be completed\. If it cannot be, our staff will call you to confirm/);
+  assert.not.match(reply, 'cannot reach');
+  assert.not.match(reply, 'You are all set');
+  assert.match(reply, 'anything else', 'the call carries on');
+  await c.say('yes');
+  await c.say('cancel my appointment');
+  await c.say('the first one');
+  reply = spoken(await c.say('yes'));
+  assert.match(reply, 'your cancellation is saved and will be completed');
+  await c.say('yes');
+  await c.say('leave a message');
+  await c.say('please call me about my results');
+  reply = spoken(await c.say('yes'));
+  assert.match(reply, 'your request is saved and will be passed on to our staff');
+  assert.not.match(reply, 'message has been sent');
+});
+
 test('EMR timeout: the caller is not left waiting', async () => {
   const c = conversation({
     callerNumber: JANE,

@@ -1196,6 +1196,11 @@ class ReceptionistSession implements DialogSession {
         this.booking.chosen = undefined;
         return this.searchOffers(turn);
       }
+      if (result.code === 'queued') {
+        const values = { aType: withArticle(this.typeName(slot.typeId)), provider: this.providerName(slot.providerId), day: this.dayPhrase(slot.date), time: speakTime(slot.time) };
+        this.booking = { offers: [] };
+        return this.requestQueued(turn, old ? 'reschedule' : 'book', this.p('bookingQueued', values));
+      }
       return this.emrFailed(turn);
     }
     const booked = result.value;
@@ -1287,6 +1292,10 @@ class ReceptionistSession implements DialogSession {
     const patientId = this.patient.id;
     const requestId = `${this.context.callId}:cancel:${a.id}`;
     const result = await this.emrCall(turn, () => this.emr.cancel(patientId, a.id, requestId), 'fillerSave');
+    if (!result.ok && result.code === 'queued') {
+      this.selected = undefined;
+      return this.requestQueued(turn, 'cancel', this.p('cancelQueued'));
+    }
     if (!result.ok) return this.emrFailed(turn);
     this.options.logger?.info({ kind: 'cancel' }, 'dialog appointment saved');
     turn.say(this.p('cancelled'));
@@ -1313,7 +1322,7 @@ class ReceptionistSession implements DialogSession {
     ].filter(Boolean).join(' ');
     const sent = await this.deliverStaffMessage(turn, { kind: 'refill', subject: `Refill request${medication ? `: ${medication}` : ''}`, body });
     if (!sent) return;
-    turn.say(this.p('refillSent'));
+    turn.say(this.p(sent === 'queued' ? 'messageQueued' : 'refillSent'));
     this.refill = {};
     this.history = [];
     this.goto('anything-else', turn);
@@ -1326,26 +1335,36 @@ class ReceptionistSession implements DialogSession {
     const subject = kind === 'callback' ? 'Call-back request' : 'Message from the phone assistant';
     const sent = await this.deliverStaffMessage(turn, { kind, subject, body });
     if (!sent) return;
-    turn.say(this.p('messageSent'));
+    turn.say(this.p(sent === 'queued' ? 'messageQueued' : 'messageSent'));
     this.messageBody = undefined;
     this.history = [];
     this.goto('anything-else', turn);
   }
 
-  private async deliverStaffMessage(turn: Turn, message: { kind: 'refill' | 'message' | 'callback'; subject: string; body: string }): Promise<boolean> {
+  /** 'sent', or 'queued' (saved, to be delivered); undefined when it could not be saved (the caller is transferred). */
+  private async deliverStaffMessage(turn: Turn, message: { kind: 'refill' | 'message' | 'callback'; subject: string; body: string }): Promise<'sent' | 'queued' | undefined> {
     const requestId = `${this.context.callId}:message:${++this.requestSeq}`;
     const unverified = this.patient ? '' : ' The caller was not identified.';
     const result = await this.emrCall(turn, () => this.emr.sendStaffMessage({
       patientId: this.patient?.id, kind: message.kind, subject: message.subject, body: `${message.body}${unverified}`,
     }, requestId), 'fillerSave');
-    if (result.ok) {
-      this.options.logger?.info({ kind: message.kind }, 'dialog staff message sent');
-      return true;
+    if (result.ok || result.code === 'queued') {
+      const outcome = result.ok ? 'sent' : 'queued';
+      this.options.logger?.info({ kind: message.kind, outcome }, 'dialog staff message saved');
+      return outcome;
     }
     // The message could not be saved either: a person is the only honest fallback left.
     turn.say(this.p('messageFailed'));
     this.transfer(turn, 'emr-unavailable', 'transfer');
-    return false;
+    return undefined;
+  }
+
+  /** A write the EMR has not confirmed yet but that is durably queued: say so (never "cannot reach"), carry on. */
+  private requestQueued(turn: Turn, kind: 'book' | 'reschedule' | 'cancel', said: Said): void {
+    this.options.logger?.info({ kind, outcome: 'queued' }, 'dialog appointment change queued');
+    turn.say(said);
+    this.history = [];
+    this.goto('anything-else', turn);
   }
 
   // ---- EMR access ----------------------------------------------------------------------------------------

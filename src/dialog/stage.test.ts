@@ -79,7 +79,7 @@ function harness(script: Script, options: Partial<DialogStageOptions> = {}, play
   return {
     clock, session, stage, pipeline, down, up, errors, replyLatencies, replies,
     /** Waits (briefly) until the condition holds; fails the test if it never does. */
-    async until(condition: () => boolean, what: string, timeoutMs = 500) {
+    async until(condition: () => boolean, what: string, timeoutMs = 10_000) {
       const deadline = performance.now() + timeoutMs;
       while (!condition()) {
         if (performance.now() > deadline) assert.unreachable(`timed out waiting for ${what}`);

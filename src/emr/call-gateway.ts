@@ -27,7 +27,7 @@ export interface CallEmrGatewayOptions {
   /** Shared prefetch cache (Redis across nodes); values are sealed with `keyring`. */
   cache?: { state: SharedState; keyring: Keyring; ttlMs?: number };
   readTimeoutMs?: number;
-  /** How long a call waits for a write's result before answering "still in progress". */
+  /** How long a call waits for a write's result before answering `queued` (saved, not yet confirmed). */
   writeWaitMs?: number;
   maxAttempts?: number;
   /** Tells the local worker there is new work. */
@@ -42,6 +42,12 @@ interface Prefetched {
 }
 
 const PREFETCH_PATIENT_LIMIT = 3;
+
+/**
+ * How long a call waits for a queued write's result. Under the dialog's own EMR time box (8 s), so the dialog
+ * hears "queued" from here (and tells the caller it is saved) before it would give up on an unknown outcome.
+ */
+const DEFAULT_WRITE_WAIT_MS = 6000;
 
 export class CallEmrGateway implements EmrGateway {
   private prefetched: Promise<Prefetched | undefined> | undefined;
@@ -110,14 +116,14 @@ export class CallEmrGateway implements EmrGateway {
       const finished = outcomeOf(record);
       if (finished) return unwrap(finished);
       this.options.onEnqueued?.();
-      const timedOut = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), this.options.writeWaitMs ?? 8000); });
+      const timedOut = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), this.options.writeWaitMs ?? DEFAULT_WRITE_WAIT_MS); });
       const event = await Promise.race([arrived, timedOut]);
       if (event) return unwrap(event);
       // No event in time (or it was missed): the record is the truth.
       const latest = await jobs.get(requestId);
       const outcome = latest && outcomeOf(latest);
       if (outcome) return unwrap(outcome);
-      throw new EmrError('timeout', 'the EMR has not confirmed yet; the request stays queued and will complete');
+      throw new EmrError('queued', 'the EMR has not confirmed yet; the request stays queued and will complete');
     } finally {
       clearTimeout(timer);
       await unsubscribe();

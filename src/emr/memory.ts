@@ -1,11 +1,12 @@
 /**
- * An EMR held in memory, for tests and the demo clinic. Availability is computed the way the OpenEMR
+ * An EMR held in memory, for unit tests that need injected latency and faults (the server's embedded EMR is the
+ * durable one in embedded.ts). Availability is computed the way the OpenEMR
  * integration must compute it (OpenEMR has no free-slot endpoint): the providers' weekly schedules from the
  * clinic config minus booked appointments. Latency and failures can be injected to exercise the slow/failed paths.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ClinicConfig } from '../dialog/clinic.js';
-import { addDays, daysBetween, fromMinutes, toMinutes, weekdayOf, zonedParts } from '../dialog/clock.js';
+import { byStart, computeFreeSlots, isSlotFree, matchesNameDob, phoneLookupKey } from './scheduling.js';
 import {
   EmrError, type Appointment, type AvailabilityQuery, type EmrErrorCode, type EmrGateway, type Patient, type Slot,
   type StaffMessage,
@@ -83,10 +84,7 @@ export function createMemoryEmr(options: MemoryEmrOptions): MemoryEmr {
   }
 
   function isStillFree(slot: Slot, ignoreAppointmentId?: string): boolean {
-    const booked = appointments.filter((a) => a.id !== ignoreAppointmentId);
-    return computeFreeSlots(clinic, booked, {
-      typeId: slot.typeId, providerId: slot.providerId, fromDate: slot.date, toDate: slot.date, limit: 1_000,
-    }, now()).some((free) => free.time === slot.time);
+    return isSlotFree(clinic, appointments, slot, now(), ignoreAppointmentId);
   }
 
   function createAppointment(patientId: string, slot: Slot): Appointment {
@@ -101,22 +99,19 @@ export function createMemoryEmr(options: MemoryEmrOptions): MemoryEmr {
   return {
     async findPatientsByPhone(phone) {
       await enter('findPatientsByPhone');
-      const wanted = phoneKey(phone);
-      if (wanted.length < 7) return [];
-      return patients.filter((p) => p.phones.some((stored) => phoneKey(stored) === wanted)).map(copyPatient);
+      const wanted = phoneLookupKey(phone);
+      if (!wanted) return [];
+      return patients.filter((p) => p.phones.some((stored) => phoneLookupKey(stored) === wanted)).map(copyPatient);
     },
     async findPatientsByNameDob(firstName, lastName, dob) {
       await enter('findPatientsByNameDob');
-      const first = nameKey(firstName);
-      const last = nameKey(lastName);
-      return patients.filter((p) => p.dob === dob && nameKey(p.lastName) === last &&
-        (nameKey(p.firstName).startsWith(first) || first.startsWith(nameKey(p.firstName)))).map(copyPatient);
+      return patients.filter((p) => matchesNameDob(p, firstName, lastName, dob)).map(copyPatient);
     },
     async listAppointments(patientId) {
       await enter('listAppointments');
       patientById(patientId);
       return appointments.filter((a) => a.patientId === patientId)
-        .sort((a, b) => `${a.date} ${a.time}`.localeCompare(`${b.date} ${b.time}`)).map((a) => ({ ...a }));
+        .sort(byStart).map((a) => ({ ...a }));
     },
     async findAvailability(query) {
       await enter('findAvailability');
@@ -170,68 +165,8 @@ export function createMemoryEmr(options: MemoryEmrOptions): MemoryEmr {
   };
 }
 
-/**
- * Free slots: each provider's weekly schedule blocks cut into slots of the type's duration every
- * `booking.slotStepMin`, minus overlaps with booked appointments, minus anything sooner than
- * `booking.minNoticeMin` from `now`. Sorted by date, time, then provider order in the config.
- */
-export function computeFreeSlots(clinic: ClinicConfig, appointments: readonly Appointment[], query: AvailabilityQuery, now: Date): Slot[] {
-  const type = clinic.appointmentTypes.find((t) => t.id === query.typeId);
-  if (!type || query.limit <= 0) return [];
-  const earliestStart = zonedParts(new Date(now.getTime() + clinic.booking.minNoticeMin * 60_000), clinic.timezone);
-  const earliestKey = `${earliestStart.date} ${earliestStart.time}`;
-  const providers = clinic.providers.filter((p) =>
-    (query.providerId === undefined || p.id === query.providerId) && (!p.typeIds || p.typeIds.includes(type.id)));
-  const busy = appointments.filter((a) => a.status === 'booked');
-  const slots: Slot[] = [];
-  const dayCount = Math.min(daysBetween(query.fromDate, query.toDate), 366);
-  for (let offset = 0; offset <= dayCount && slots.length < query.limit; offset++) {
-    const date = addDays(query.fromDate, offset);
-    if (date < earliestStart.date) continue;
-    const weekday = weekdayOf(date);
-    const daySlots: Array<Slot & { order: number }> = [];
-    providers.forEach((provider, order) => {
-      for (const block of provider.schedule[weekday] ?? []) {
-        const blockEnd = toMinutes(block.end);
-        for (let start = toMinutes(block.start); start + type.durationMin <= blockEnd; start += clinic.booking.slotStepMin) {
-          const time = fromMinutes(start);
-          if (`${date} ${time}` < earliestKey) continue;
-          if (query.earliestTime && time < query.earliestTime) continue;
-          if (query.latestTime && time >= query.latestTime) continue;
-          const end = start + type.durationMin;
-          const overlaps = busy.some((a) => a.providerId === provider.id && a.date === date &&
-            start < toMinutes(a.time) + a.durationMin && toMinutes(a.time) < end);
-          if (!overlaps) daySlots.push({ providerId: provider.id, typeId: type.id, date, time, durationMin: type.durationMin, order });
-        }
-      }
-    });
-    daySlots.sort((a, b) => a.time.localeCompare(b.time) || a.order - b.order);
-    for (const { order: _order, ...slot } of daySlots) {
-      if (slots.length >= query.limit) break;
-      slots.push(slot);
-    }
-  }
-  return slots;
-}
-
-/** Last ten digits: "+1 (555) 555-0101" and "555-555-0101" are the same line. */
-function phoneKey(phone: string): string {
-  return phone.replace(/\D/g, '').slice(-10);
-}
-
-function nameKey(name: string): string {
-  return name.toLowerCase().replace(/[^a-z]/g, '');
-}
+export { computeFreeSlots } from './scheduling.js';
 
 function copyPatient(patient: Patient): Patient {
   return { ...patient, phones: [...patient.phones] };
 }
-
-/**
- * Patients for the demo clinic (`npm start` with no EMR configured), so a caller can try identification and
- * booking: say "Alex Rivera", born January fifteenth, nineteen eighty five (keypad: 01151985).
- */
-export const DEMO_PATIENTS: readonly Patient[] = [
-  { id: 'demo-1', firstName: 'Alex', lastName: 'Rivera', dob: '1985-01-15', phones: ['+15555550123'] },
-  { id: 'demo-2', firstName: 'Sam', lastName: 'Taylor', dob: '1972-06-30', phones: ['+15555550124'] },
-];

@@ -28,7 +28,7 @@ const emrCode = (code: string) => (err: unknown) => {
 const t = suite<{ f: EmrFixture; contract: OpenEmrContract }>('openemr gateway', {} as never);
 t.before(async (ctx) => {
   ctx.contract = await OpenEmrContract.load();
-  ctx.f = await createEmrFixture({ timeoutMs: 400 });
+  ctx.f = await createEmrFixture({ timeoutMs: 2000 });
 });
 t.after(async (ctx) => {
   await ctx.f.close();
@@ -178,7 +178,7 @@ t('revoked refresh token: password grant takes over where configured', async ({ 
 t('revoked refresh token without password credentials: a typed error asking for emr login', async ({ f }) => {
   const loginOnly = new OAuthTokenManager({ baseUrl: f.double.url, site: 'default', clientId: f.double.client.clientId,
     clientSecret: f.double.client.clientSecret, scopes: 'openid offline_access api:oemr user/patient.read', tokens: f.store.tokens,
-    timeoutMs: 400, allowInsecureHttp: true, tokenName: 'login-only' });
+    timeoutMs: 2000, allowInsecureHttp: true, tokenName: 'login-only' });
   await rejects(loginOnly.accessToken(), (err) => {
     assert.instance(err, OAuthGrantError);
     assert.match((err as Error).message, /emr login/);

@@ -8,8 +8,8 @@
  */
 import type { ClinicConfig } from '../dialog/clinic.js';
 import type { Logger } from '../log.js';
-import type { AuditEntry } from '../store/index.js';
-import { computeFreeSlots } from './memory.js';
+import { recordAccess, type AuditSink } from './audit.js';
+import { computeFreeSlots, isSlotFree, matchesNameDob, nameKey } from './scheduling.js';
 import type { NewOpenEmrAppointment, OpenEmrAppointment, OpenEmrClient, OpenEmrPatient, PatientFilter } from './openemr-client.js';
 import { phoneDigits, samePhone, storedPhoneFormats, toE164 } from './phone.js';
 import {
@@ -23,7 +23,7 @@ export interface OpenEmrMapping {
   appointmentTypes: Record<string, string>;
 }
 
-export type AuditSink = (entry: AuditEntry) => Promise<void>;
+export type { AuditSink };
 
 /** How far a multi-step write got; kept durable by the worker so a retry resumes instead of redoing. */
 export interface StepState {
@@ -89,12 +89,10 @@ export class OpenEmrGateway implements EmrGateway {
     const last = nameKey(lastName);
     if (!first || !last) return [];
     const results = await this.options.client.searchPatients({ fname: firstName.trim(), lname: lastName.trim(), DOB: dob });
-    // OpenEMR matches names as substrings and drops filters it does not know: check name and DOB ourselves. Same
-    // rule as the in-memory EMR: exact DOB and last name; the first name may be a prefix either way ("Ann"/"Anne").
-    const patients = results.filter((p) => {
-      const given = nameKey(p.fname);
-      return p.DOB === dob && nameKey(p.lname) === last && given.length > 0 && (given.startsWith(first) || first.startsWith(given));
-    }).map((p) => this.toPatient(p));
+    // OpenEMR matches names as substrings and drops filters it does not know: check name and DOB ourselves, by
+    // the rule every EMR here shares.
+    const patients = results.filter((p) => matchesNameDob({ firstName: p.fname, lastName: p.lname, dob: p.DOB }, firstName, lastName, dob))
+      .map((p) => this.toPatient(p));
     await this.audit('patient.search.name-dob', undefined, { returned: results.length, matches: patients.length, patientIds: patients.map((p) => p.id) });
     return patients;
   }
@@ -201,11 +199,8 @@ export class OpenEmrGateway implements EmrGateway {
 
   /** `replacingId`: the appointment a reschedule is about to cancel does not block its own new slot. */
   private async checkSlotFree(slot: Slot, replacingId?: string): Promise<void> {
-    const booked = (await this.bookedAppointments()).filter((a) => a.id !== replacingId);
-    const free = computeFreeSlots(this.options.clinic, booked, {
-      typeId: slot.typeId, providerId: slot.providerId, fromDate: slot.date, toDate: slot.date, limit: 1_000,
-    }, this.now());
-    if (!free.some((f) => f.time === slot.time)) throw new EmrError('conflict', 'that slot is no longer free');
+    const booked = await this.bookedAppointments();
+    if (!isSlotFree(this.options.clinic, booked, slot, this.now(), replacingId)) throw new EmrError('conflict', 'that slot is no longer free');
   }
 
   /** This request's booking, found by the tag in its note or, failing that, the same patient, provider and time. */
@@ -265,21 +260,12 @@ export class OpenEmrGateway implements EmrGateway {
 
   private async audit(action: string, patientId: string | undefined, detail: Record<string, unknown>): Promise<void> {
     if (!this.options.audit) return;
-    try {
-      await this.options.audit({ actor: this.options.actor ?? 'assistant', action, callId: this.options.callId, patientId, detail });
-    } catch (err) {
-      // No audit record, no patient data: the access is refused rather than left unrecorded.
-      throw new EmrError('unavailable', 'the audit log could not be written', { cause: err });
-    }
+    await recordAccess(this.options.audit, { actor: this.options.actor ?? 'assistant', action, callId: this.options.callId, patientId, detail });
   }
 }
 
 export function isRetryable(err: unknown): boolean {
   return err instanceof EmrError && ['unavailable', 'timeout', 'invalid-response', 'forbidden'].includes(err.code);
-}
-
-function nameKey(name: string): string {
-  return name.normalize('NFKD').toLowerCase().replace(/[^a-z]/g, '');
 }
 
 function minutes(hhmm: string): number {

@@ -16,7 +16,7 @@ import { OpenEmrConfigError } from './http.js';
 import { OAuthTokenManager } from './oauth.js';
 import { OpenEmrClient } from './openemr-client.js';
 import { OpenEmrGateway, type OpenEmrMapping } from './openemr-gateway.js';
-import { CallRegistry, MemorySharedState, RedisSharedState, type SharedState } from './shared-state.js';
+import { CallRegistry, MemorySharedState, RedisSharedState, redisTimeouts, type SharedState } from './shared-state.js';
 import { EmrWorker } from './worker.js';
 
 const MappingSchema = z.object({
@@ -96,8 +96,9 @@ export function createOpenEmrService(options: OpenEmrServiceOptions): OpenEmrSer
   });
   const breaker = new CircuitBreaker();
   const redisUrl = config.redis.url;
-  const events: JobEventBus = redisUrl ? new RedisJobEventBus(redisUrl, store.keyring, logger) : new LocalJobEventBus();
-  const sharedState: SharedState = redisUrl ? new RedisSharedState(redisUrl, 'carevox:', logger) : new MemorySharedState();
+  const timeouts = redisTimeouts(config);
+  const events: JobEventBus = redisUrl ? new RedisJobEventBus(redisUrl, store.keyring, logger, timeouts) : new LocalJobEventBus();
+  const sharedState: SharedState = redisUrl ? new RedisSharedState(redisUrl, { logger, timeouts }) : new MemorySharedState();
   const worker = new EmrWorker({
     jobs: store.jobs, operations: new OpenEmrGateway({
       client, clinic, mapping, facilityId: emr.facilityId, messageFrom: emr.username ?? emr.staffUsername, actor: 'emr-worker',

@@ -1,6 +1,7 @@
 /**
  * The EMR as the dialog sees it. Every call is asynchronous and may be slow or fail; the dialog never awaits
- * it on the audio path (it says a filler and carries on). Implementations: in memory (tests, demos) and OpenEMR.
+ * it on the audio path (it says a filler and carries on). Implementations: embedded in the carevox store (the
+ * default), OpenEMR, and in memory with injectable faults (unit tests).
  * Dates are clinic-local: `YYYY-MM-DD`; times `HH:MM` (24 h); the clinic's IANA zone is in the clinic config.
  */
 
@@ -62,7 +63,11 @@ export interface EmrGateway {
   sendStaffMessage(message: StaffMessage, requestId: string): Promise<void>;
 }
 
-export type EmrErrorCode = 'unavailable' | 'timeout' | 'not-found' | 'conflict' | 'forbidden' | 'invalid-response';
+/**
+ * `queued`: a write was saved durably (the outbox) and will be carried out, but the EMR has not confirmed it in
+ * the time a caller can wait; the caller is told it is saved, not that it failed.
+ */
+export type EmrErrorCode = 'unavailable' | 'timeout' | 'not-found' | 'conflict' | 'forbidden' | 'invalid-response' | 'queued';
 
 export class EmrError extends Error {
   constructor(readonly code: EmrErrorCode, message: string, options?: { cause?: unknown }) {

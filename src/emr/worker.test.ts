@@ -25,10 +25,10 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs: number,
 }
 
 function newWorker(store: Store, double: OpenEmrDouble, options: Partial<ConstructorParameters<typeof EmrWorker>[0]> = {}) {
-  const { gateway } = createEmrStack(store, doubleAccess(double), { timeoutMs: 600, actor: 'emr-worker' });
+  const { gateway } = createEmrStack(store, doubleAccess(double), { timeoutMs: 3000, actor: 'emr-worker' });
   const events = new LocalJobEventBus();
   const breaker = new CircuitBreaker({ failureThreshold: 50 });
-  const worker = new EmrWorker({ jobs: store.jobs, operations: gateway, events, breaker, leaseMs: 2000, jobTimeoutMs: 1500, pollMs: 30, backoffBaseMs: 20, backoffMaxMs: 100, ...options });
+  const worker = new EmrWorker({ jobs: store.jobs, operations: gateway, events, breaker, leaseMs: 8000, jobTimeoutMs: 5000, pollMs: 30, backoffBaseMs: 20, backoffMaxMs: 100, ...options });
   return { gateway, events, breaker, worker };
 }
 
@@ -87,7 +87,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
     double.faults.hangWriteResponses = 1;
     try {
       await crashChild({ store: handle.options, access: doubleAccess(double), callId: 'call-crash-2', requestId: 'req-crash-2',
-        patientId: '3', slot: slot('09:45'), runWorker: true, leaseMs: 1500 }, 'landed', double);
+        patientId: '3', slot: slot('09:45'), runWorker: true, leaseMs: 4000 }, 'landed', double);
       const store = await handle.open();
       // Embedded store: a restart requeues the dead process's job at once; PostgreSQL: the lease runs out.
       const { worker } = newWorker(store, double, { recoverAbandoned: kind === 'pglite' });
@@ -97,7 +97,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
         worker.start();
         await until(async () => (await store.jobs.get('req-crash-2'))?.status === 'succeeded', 15_000, 'the job to finish');
         const done = await store.jobs.get('req-crash-2');
-        assert.is(done?.attempts, 2);
+        // At least the dead worker's attempt and the restart's; a busy machine may add a timed-out retry. What
+        // matters is below: the booking exists exactly once.
+        assert.ok(done!.attempts >= 2, `attempts ${done?.attempts}`);
         assert.is((done?.result as { id: string }).id, double.appointments()[0]!.pc_eid);
       } finally {
         await worker.stop();
@@ -244,7 +246,7 @@ w('a taken slot fails at once (no retries) with conflict', async ({ double, stor
   }
 });
 
-w('slow EMR: the call gets a timeout quickly and keeps talking; the booking still completes in the background', async ({ double, store }) => {
+w('slow EMR: the call gets a timeout (reads) or "queued" (writes) quickly and keeps talking; the booking still completes in the background', async ({ double, store }) => {
   const { gateway, events, breaker, worker } = newWorker(store, double, { jobTimeoutMs: 3000, leaseMs: 6000 });
   double.faults.latencyMs = 150;
   worker.start();
@@ -260,7 +262,7 @@ w('slow EMR: the call gets a timeout quickly and keeps talking; the booking stil
       await call.book('5', slot('14:00'), 'req-e-1');
       assert.unreachable();
     } catch (err) {
-      assert.is((err as EmrError).code, 'timeout');
+      assert.is((err as EmrError).code, 'queued', 'not confirmed in time, but saved: the dialog tells the caller so');
     }
     await until(async () => (await store.jobs.get('req-e-1'))?.status === 'succeeded', 10_000, 'background completion');
     assert.is(double.appointments().filter((a) => a.pc_pid === '5').length, 1);

@@ -43,12 +43,24 @@ export interface CallEngines {
   phraseCache?: PhraseCache;
 }
 
-export type CallOutcome = 'completed' | 'transfer' | 'caller-hung-up' | 'error';
+/** 'handed-over-on-shutdown': the node drained (SIGTERM) while the call was live and sent it to the front desk. */
+export type CallOutcome = 'completed' | 'transfer' | 'caller-hung-up' | 'error' | 'handed-over-on-shutdown';
+
+/**
+ * Where a call's record goes as it happens (the store's CallRecorder): the start, each turn the moment it
+ * is final, the end. Fire-and-forget: the call never waits on it. Defined here so the media core does not
+ * depend on the store. `seq` numbers a call's turns from 0 in conversation order.
+ */
+export interface CallEventsSink {
+  started(callId: string, details: { transport?: string }): void;
+  turn(callId: string, seq: number, speaker: 'caller' | 'bot', text: string): void;
+  ended(callId: string, outcome: CallOutcome): void;
+}
 
 /** What the bot said, as the caller heard it: an interrupted sentence keeps only the words heard. */
 export interface BotSentenceRecord { turnId: number; text: string; heardText: string; truncated: boolean }
 
-/** A finished call, for the store (issue: EMR/store) and tests. Holds patient-facing text: never log it. */
+/** A finished call, for the registry and tests (the store gets it as it happens, through `recorder`). Holds patient-facing text: never log it. */
 export interface CallRecord {
   callId: string;
   outcome: CallOutcome;
@@ -73,6 +85,10 @@ export interface CallSessionParams {
   onEnded?(record: CallRecord): void;
   /** Clock of the inbound rate cap, ms (tests); default performance.now. */
   inboundClock?: () => number;
+  /** Receives the call's record as it happens (write-ahead: a crash loses at most the turn in flight). */
+  recorder?: CallEventsSink;
+  /** The front door the call came through, for the record (twilio, sip). */
+  transportKind?: string;
 }
 
 export class CallSession {
@@ -105,6 +121,7 @@ export class CallSession {
     const session = new CallSession(params);
     await session.build();
     params.metrics.callStarted();
+    params.recorder?.started(params.callId, { transport: params.transportKind });
     session.log.info({ asr: params.engines.asr.name, tts: params.engines.tts.name }, 'call started');
     session.dialogStage.start();
     return session;
@@ -127,7 +144,7 @@ export class CallSession {
       callerNumber: this.params.callerNumber,
       noInputMs: config.dialog.noInputSeconds * 1000,
       onReplyLatency: (ms) => this.latency.hop('dialog', ms),
-      onCallerUtterance: (text) => this.turns.push({ speaker: 'caller', text }),
+      onCallerUtterance: (text) => this.addTurn('caller', text),
     });
     const stages = [
       new VadStage({ model: engines.vad, config: config.vad, onDecisionLatency: (ms) => this.latency.hop('vad', ms) }),
@@ -195,7 +212,7 @@ export class CallSession {
   private fromPipeline(frame: Frame): void {
     if (frame.type === 'sentence-played') {
       this.botSentences.push({ turnId: frame.turnId, text: frame.text, heardText: frame.heardText, truncated: frame.truncated });
-      if (frame.heardText) this.turns.push({ speaker: 'bot', text: frame.heardText });
+      if (frame.heardText) this.addTurn('bot', frame.heardText);
       return;
     }
     if (frame.type === 'end-call') {
@@ -204,10 +221,27 @@ export class CallSession {
     }
   }
 
+  /**
+   * The node is shutting down: end the call as handed over and close the stream, so the provider runs what
+   * follows the stream (Twilio: the after-stream webhook, which dials the front desk for this outcome).
+   */
+  async handOver(): Promise<void> {
+    await this.end('handed-over-on-shutdown');
+    this.params.transport.endStream();
+  }
+
+  private addTurn(speaker: 'caller' | 'bot', text: string): void {
+    this.params.recorder?.turn(this.params.callId, this.turns.length, speaker, text);
+    this.turns.push({ speaker, text });
+  }
+
   /** Ends the call (idempotent): tears the pipeline down and writes the per-call summary line. */
   async end(outcome: CallOutcome): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    // Recorded the moment the outcome is known, not after the teardown: a crash meanwhile must not lose it.
+    // (A sentence the caller was hearing is still recorded as a turn while the pipeline closes.)
+    this.params.recorder?.ended(this.params.callId, outcome);
     await this.pipeline.close();
     for (const converter of this.converters) converter.destroy();
     this.converters = [];

@@ -3,7 +3,7 @@
  * id of the key that sealed it, so keys can be rotated: new writes use the current key, old rows still open with
  * a retired key kept in the keyring.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 export class KeyringError extends Error {
   constructor(message: string) {
@@ -77,5 +77,27 @@ export class Keyring {
 
   has(keyId: string): boolean {
     return this.keys.has(keyId);
+  }
+
+  /** Every key id in the ring, the current one first. */
+  keyIds(): string[] {
+    return [this.currentKeyId, ...[...this.keys.keys()].filter((id) => id !== this.currentKeyId)];
+  }
+
+  /**
+   * A keyed blind index of `value` for `purpose` under one of the ring's keys: HMAC-SHA256 with a key derived
+   * (HKDF) from that data key, so equal values can be looked up without a plaintext column, and an index can
+   * never be turned back into the value without the key.
+   */
+  blindIndex(purpose: string, value: string, keyId = this.currentKeyId): string {
+    const key = this.keys.get(keyId);
+    if (!key) throw new KeyringError(`no key with id ${keyId} in the keyring`);
+    const indexKey = Buffer.from(hkdfSync('sha256', key, 'carevox-blind-index', purpose, 32));
+    return createHmac('sha256', indexKey).update(value, 'utf8').digest('base64url');
+  }
+
+  /** The blind index of `value` under every key in the ring: a lookup finds rows written before a key rotation. */
+  blindIndexes(purpose: string, value: string): string[] {
+    return this.keyIds().map((id) => this.blindIndex(purpose, value, id));
   }
 }

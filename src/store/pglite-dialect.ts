@@ -5,6 +5,7 @@
  * on the data directory that rejects after the directory is removed. This one behaves like a pool of one.
  */
 import { PGlite } from '@electric-sql/pglite';
+import { PrivateNodeFS, tightenTree } from './private-files.js';
 import {
   CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler,
   type DatabaseConnection, type Dialect, type Driver, type QueryResult,
@@ -67,9 +68,14 @@ class PGliteSerialDriver implements Driver {
   }
 }
 
-/** `dataDir` must exist. */
+/**
+ * Opens (or creates) the data directory: everything in it is made owner-only first (a directory from an older
+ * carevox has 0666 files), and whatever PGlite creates in it from now on is born owner-only (PrivateNodeFS).
+ */
 export async function createPGliteDialect(dataDir: string): Promise<Dialect> {
-  const client = await PGlite.create({ dataDir });
+  const fs = new PrivateNodeFS(dataDir);
+  tightenTree(dataDir);
+  const client = await PGlite.create({ fs });
   return {
     createAdapter: () => new PostgresAdapter(),
     createDriver: () => new PGliteSerialDriver(client),

@@ -6,19 +6,47 @@ import type { Database, EmrJobsTable, JobStatus } from './schema.js';
 export class CallRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async start(id: string, nodeId?: string): Promise<void> {
-    await this.db.insertInto('calls').values({ id, node_id: nodeId ?? null, outcome: null })
+  /** Idempotent (a retried write, or a replayed start, changes nothing). */
+  async start(id: string, nodeId?: string, details: { transport?: string; startedAt?: Date } = {}): Promise<void> {
+    await this.db.insertInto('calls')
+      .values({ id, node_id: nodeId ?? null, outcome: null, transport: details.transport ?? null, started_at: details.startedAt })
       .onConflict((oc) => oc.column('id').doNothing()).execute();
   }
 
-  async end(id: string, outcome: string): Promise<void> {
-    await this.db.updateTable('calls').set({ ended_at: new Date(), outcome }).where('id', '=', id).execute();
+  /** Idempotent; creates the row if its start never got written (so an end is never lost on its own). */
+  async end(id: string, outcome: string, endedAt: Date = new Date()): Promise<void> {
+    await this.db.insertInto('calls').values({ id, ended_at: endedAt, outcome, node_id: null })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ ended_at: endedAt, outcome })).execute();
   }
 
-  async get(id: string): Promise<{ id: string; startedAt: Date; endedAt: Date | null; outcome: string | null } | undefined> {
+  async get(id: string): Promise<StoredCall | undefined> {
     const row = await this.db.selectFrom('calls').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && { id: row.id, startedAt: row.started_at, endedAt: row.ended_at, outcome: row.outcome };
+    return row && {
+      id: row.id, startedAt: row.started_at, endedAt: row.ended_at, outcome: row.outcome, nodeId: row.node_id, transport: row.transport,
+    };
   }
+
+  /**
+   * Marks calls that never ended as `interrupted` (the process that ran them died). `nodeId` undefined takes
+   * every unended call: only right for the embedded store, where this process is the only one. Returns their ids.
+   */
+  async interruptUnended(nodeId: string | undefined): Promise<string[]> {
+    let q = this.db.updateTable('calls').set({ outcome: INTERRUPTED_OUTCOME, ended_at: new Date() }).where('ended_at', 'is', null);
+    if (nodeId !== undefined) q = q.where('node_id', '=', nodeId);
+    return (await q.returning('id').execute()).map((r) => r.id);
+  }
+}
+
+/** The store's outcome for a call whose process died before it ended (not something a live call reports). */
+export const INTERRUPTED_OUTCOME = 'interrupted';
+
+export interface StoredCall {
+  id: string;
+  startedAt: Date;
+  endedAt: Date | null;
+  outcome: string | null;
+  nodeId: string | null;
+  transport: string | null;
 }
 
 export interface Turn { seq: number; speaker: 'caller' | 'bot'; text: string; keyId: string; createdAt: Date }
@@ -26,9 +54,12 @@ export interface Turn { seq: number; speaker: 'caller' | 'bot'; text: string; ke
 export class TurnRepository {
   constructor(private readonly db: Kysely<Database>, private readonly keyring: Keyring) {}
 
-  async append(callId: string, seq: number, speaker: 'caller' | 'bot', text: string): Promise<void> {
+  /** Idempotent on (callId, seq): a retried write whose first attempt did land adds nothing. */
+  async append(callId: string, seq: number, speaker: 'caller' | 'bot', text: string, createdAt?: Date): Promise<void> {
     const sealed = this.keyring.seal(text);
-    await this.db.insertInto('turns').values({ call_id: callId, seq, speaker, text_enc: sealed.data, key_id: sealed.keyId }).execute();
+    await this.db.insertInto('turns')
+      .values({ call_id: callId, seq, speaker, text_enc: sealed.data, key_id: sealed.keyId, created_at: createdAt })
+      .onConflict((oc) => oc.columns(['call_id', 'seq']).doNothing()).execute();
   }
 
   async list(callId: string): Promise<Turn[]> {

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { openStore, DecryptError, StaleTokenError, KeyringError, type Store } from './index.js';
-import { testStoreHandle, type TestStoreHandle } from './testing.js';
+import { TEST_DATABASE_URL, testStoreHandle, type TestStoreHandle } from './testing.js';
 
 for (const kind of ['pglite', 'postgres'] as const) {
   const t = suite<{ handle: TestStoreHandle; store: Store }>(`store (${kind})`, {} as never);
@@ -181,12 +182,16 @@ embedded('the embedded store generates its key once, mode 0600, and reuses it', 
     assert.is(statSync(keyPath).mode & 0o777, 0o600);
     const key = readFileSync(keyPath, 'utf8').trim();
     assert.is(Buffer.from(key, 'base64').length, 32);
-    assert.is(logs.length, 1);
-    assert.not.ok(logs[0]!.includes(key), 'the key itself is never logged');
+    // Two keys are generated: the encryption key and the audit HMAC key, each 0600 and never logged.
+    const auditKeyPath = join(dataDir, 'audit.key');
+    assert.is(statSync(auditKeyPath).mode & 0o777, 0o600);
+    const auditKey = readFileSync(auditKeyPath, 'utf8').trim();
+    assert.is(logs.length, 2);
+    for (const secret of [key, auditKey]) assert.not.ok(logs.some((l) => l.includes(secret)), 'a key itself is never logged');
     const second = await openStore({ dataDir, keyId: 'k1', logger });
     assert.is((await second.turns.list('c'))[0]!.text, 'hello');
     await second.close();
-    assert.is(logs.length, 1, 'no second key generated');
+    assert.is(logs.length, 2, 'no second key generated');
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -202,3 +207,108 @@ embedded('PostgreSQL needs an explicit key', async () => {
 });
 
 embedded.run();
+
+const shared = suite('store on a shared PostgreSQL database');
+
+/** A scratch database whose `public` (and one more schema) already hold another application's Kysely tables. */
+async function scratchDatabaseWithOtherApp(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `carevox_shared_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try { await admin.query(`create database ${name}`); } finally { await admin.end(); }
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const other = new pg.Client({ connectionString: url.toString() });
+  await other.connect();
+  try {
+    await other.query('create schema other_app');
+    for (const schema of ['public', 'other_app']) {
+      // Exactly what Kysely's Migrator leaves behind for an application that has run its own migrations.
+      await other.query(`create table ${schema}.kysely_migration (name varchar(255) primary key, timestamp varchar(255) not null)`);
+      await other.query(`create table ${schema}.kysely_migration_lock (id varchar(255) primary key, is_locked integer not null default 0)`);
+      await other.query(`insert into ${schema}.kysely_migration values ('2024_01_01_other_app_init', '2024-01-01T00:00:00.000Z')`);
+      await other.query(`insert into ${schema}.kysely_migration_lock values ('migration_lock', 0)`);
+      await other.query(`create table ${schema}.calls (id serial primary key, other_app_column text)`);
+    }
+  } finally {
+    await other.end();
+  }
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      try { await c.query(`drop database if exists ${name} with (force)`); } finally { await c.end(); }
+    },
+  };
+}
+
+shared('migrations run in carevox\'s own schema, beside another application\'s Kysely tables in public', async () => {
+  const db = await scratchDatabaseWithOtherApp();
+  try {
+    const options = { dataDir: '/nonexistent', keyId: 'k1', encryptionKey: randomBytes(32).toString('base64'), databaseUrl: db.url };
+    const first = await openStore(options); // no schema given: the default, `carevox`
+    await first.calls.start('call-1', 'node-a');
+    await first.turns.append('call-1', 0, 'caller', 'hello');
+    await first.close();
+    const again = await openStore(options); // re-opening finds its own migrations done
+    assert.is((await again.turns.list('call-1'))[0]!.text, 'hello');
+    await again.close();
+
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const tables = await c.query<{ table_schema: string; table_name: string }>(
+        `select table_schema, table_name from information_schema.tables where table_schema in ('public', 'other_app', 'carevox') order by 1, 2`);
+      const bySchema = (schema: string) => tables.rows.filter((r) => r.table_schema === schema).map((r) => r.table_name);
+      assert.ok(bySchema('carevox').includes('turns') && bySchema('carevox').includes('kysely_migration'), 'carevox keeps its tables and migrations in its schema');
+      assert.equal(bySchema('public'), ['calls', 'kysely_migration', 'kysely_migration_lock'], 'nothing added to public');
+      for (const schema of ['public', 'other_app']) {
+        const migrations = await c.query(`select name from ${schema}.kysely_migration`);
+        assert.equal(migrations.rows.map((r) => r.name), ['2024_01_01_other_app_init'], `the other application's migrations in ${schema} are untouched`);
+        assert.is((await c.query(`select count(*)::int as n from ${schema}.calls`)).rows[0].n, 0);
+      }
+      const ours = await c.query('select name from carevox.kysely_migration order by name');
+      assert.equal(ours.rows.map((r) => r.name), ['0001_initial', '0002_call_records']);
+    } finally {
+      await c.end();
+    }
+  } finally {
+    await db.drop();
+  }
+});
+
+shared('a dropped PostgreSQL connection (pg_terminate_backend) is not fatal: the next query reconnects', async () => {
+  const applicationName = `carevox_drop_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const handle = testStoreHandle('postgres');
+  const url = new URL(TEST_DATABASE_URL);
+  url.searchParams.set('application_name', applicationName);
+  const logs: string[] = [];
+  const logger = { warn: (_o: unknown, m: string) => logs.push(m), info: () => {}, error: () => {} } as never;
+  const store = await openStore({ ...handle.options, databaseUrl: url.toString(), logger });
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try {
+    // Several connections open and idle in the pool.
+    await Promise.all([1, 2, 3].map((i) => store.calls.start(`call-${i}`, 'node-a')));
+    const killed = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [applicationName]);
+    assert.ok(killed.rowCount! >= 1, 'the store had connections to terminate');
+    await waitUntil(() => logs.some((m) => m.includes('PostgreSQL connection lost')), 10_000, 'the pool to notice');
+    await store.calls.end('call-1', 'completed');
+    assert.is((await store.calls.get('call-1'))?.outcome, 'completed');
+  } finally {
+    await admin.end();
+    await store.close();
+    await handle.destroy();
+  }
+});
+
+async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+shared.run();

@@ -79,6 +79,8 @@ export interface FileServerBehaviour {
   /** Answer 200 with the whole file even when a Range is asked for. */
   ignoreRange?: boolean;
   status?: number;
+  /** Called as each request arrives, before anything is answered (tests look at the client's state then). */
+  onRequest?(range: string | null): void;
 }
 
 export async function startFileServer(file: string, behaviour: FileServerBehaviour = {}): Promise<FileServerDouble> {
@@ -88,6 +90,7 @@ export async function startFileServer(file: string, behaviour: FileServerBehavio
   const server: Server = createServer((req, res) => {
     const range = req.headers.range ?? null;
     requests.push({ range });
+    behaviour.onRequest?.(range);
     if (behaviour.status) {
       res.writeHead(behaviour.status).end('nope');
       return;

@@ -21,6 +21,8 @@ export interface TestServer {
   rawLogs(): string;
   /** Hangs the caller up and returns the server's record of the call once it is torn down. */
   hangUp(caller: TwilioCaller): Promise<CallRecord>;
+  /** The whole record of a finished call, as the server had it in memory when the call ended (waits for it). */
+  recordOf(callSid: string, timeoutMs?: number): Promise<CallRecord>;
   close(): Promise<void>;
 }
 
@@ -41,7 +43,18 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
   const storeHandle = testStoreHandle('pglite');
   const store = overrides.store ?? (await storeHandle.open());
   const services = await createServices(cfg, logger, { ...overrides, store });
-  const server = await buildServer({ config: cfg, logger, ...services });
+  // Whole records are observed as each call ends (the registry keeps only outcomes, the store has them encrypted).
+  const records = new Map<string, CallRecord>();
+  const onCallEnded = (record: CallRecord) => { records.set(record.callId, record); };
+  const recordOf = async (callSid: string, timeoutMs = 20_000): Promise<CallRecord> => {
+    const deadline = performance.now() + timeoutMs;
+    while (!records.has(callSid)) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for the record of ${callSid}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return records.get(callSid)!;
+  };
+  const server = await buildServer({ config: cfg, logger, ...services, onCallEnded });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const address = server.app.server.address();
   if (!address || typeof address === 'string') throw new Error('server has no TCP address');
@@ -49,10 +62,10 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
     baseUrl: `http://127.0.0.1:${address.port}`,
     server, services, logs,
     rawLogs: () => raw.join(''),
+    recordOf,
     hangUp: async (caller) => {
       await caller.hangUp();
-      await caller.waitFor('call record', () => server.registry.finished(caller.callSid) !== undefined, 5000);
-      return server.registry.finished(caller.callSid)!;
+      return recordOf(caller.callSid);
     },
     close: async () => {
       await server.app.close();

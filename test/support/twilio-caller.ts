@@ -91,6 +91,16 @@ export class TwilioCaller {
     return caller;
   }
 
+  /**
+   * Opens a stream for `callSid` with the given `<Parameter>`s, without dialling: what someone holding a
+   * copy of a call's TwiML could send (replay and tampering tests).
+   */
+  static async openStream(options: DialOptions & { callSid: string; parameters: Record<string, string> }): Promise<TwilioCaller> {
+    const caller = new TwilioCaller(options, 'wss://replayed/twilio/media', options.parameters);
+    await caller.connect();
+    return caller;
+  }
+
   private async connect(): Promise<void> {
     // The TwiML says wss://PUBLIC_HOST/...; tests reach the same server over plain ws on loopback.
     const path = new URL(this.streamUrl).pathname;
@@ -168,7 +178,7 @@ export class TwilioCaller {
   }
 
   /** Resolves when `predicate` holds (checked on every server message and tick), or rejects after `timeoutMs`. */
-  async waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  async waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (!predicate()) {
       if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -11,7 +11,7 @@ import { describeError, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/index.js';
 import { CallSession, type CallRecord, type CallSessionParams } from '../call-session.js';
 import type { CallRegistry } from '../call-registry.js';
-import { verifyCallToken } from './call-token.js';
+import { verifyCallToken, type CallTokenLedger } from './call-token.js';
 import { watchStream, type StreamTimeout } from './stream-watchdog.js';
 import {
   parseTwilioMessage, serializeClear, serializeMark, serializeMedia, TwilioProtocolError, validateMediaFormat,
@@ -32,8 +32,10 @@ export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'st
   logger: Logger;
   metrics: Metrics;
   registry: CallRegistry;
+  /** Consumes each stream token at `start`: one stream per token. */
+  tokens: CallTokenLedger;
   /** Called once per finished call, after the registry knows its outcome. */
-  onCallEnded?(record: CallRecord): Promise<void>;
+  onCallEnded?(record: CallRecord): void;
   /** Sockets of this node upgraded but not yet started (capped at config.limits.maxPendingSockets). */
   pendingSockets?: Set<WebSocket>;
 }
@@ -67,7 +69,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
   };
 
   // `code` is the metric label (a fixed set); `reason` may quote what the start message carried.
-  const reject = (code: 'unsupported-format' | 'invalid-token', reason: string, closeCode: number) => {
+  const reject = (code: 'unsupported-format' | 'invalid-token' | 'replayed-token', reason: string, closeCode: number) => {
     deps.metrics.malformedFrame(code);
     log.warn({ reason }, `stream refused: ${reason}`);
     socket.close(closeCode, reason.slice(0, 120));
@@ -99,19 +101,29 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
   const start = async (message: TwilioStartEvent) => {
     const formatProblem = validateMediaFormat(message);
     if (formatProblem) return reject('unsupported-format', formatProblem, CLOSE_UNSUPPORTED_DATA);
-    const verdict = verifyCallToken(deps.config.twilio.callTokenSecret, message.customParameters.token ?? '', message.callSid);
+    const token = message.customParameters.token ?? '';
+    const from = message.customParameters.from ?? '';
+    const verdict = verifyCallToken(deps.config.twilio.callTokenSecret, token, { callSid: message.callSid, from });
     if (!verdict.ok) return reject('invalid-token', `invalid stream token (${verdict.reason})`, CLOSE_POLICY_VIOLATION);
     streamSid = message.streamSid;
     callSid = message.callSid;
     log = log.child({ callId: callSid, streamSid });
     starting = true;
     const sid = callSid;
+    // A token opens one stream: a second socket with it (a replay, concurrent or later) never reaches the call.
+    if ((await deps.tokens.consume(token, verdict.expiresAt)) === 'replayed') {
+      starting = false;
+      early.length = 0;
+      return reject('replayed-token', 'stream token already used', CLOSE_POLICY_VIOLATION);
+    }
+    if (closed) return;
     try {
       session = await CallSession.start({
         ...deps,
         callId: sid,
         streamId: message.streamSid,
-        callerNumber: message.customParameters.from || undefined,
+        transportKind: 'twilio',
+        callerNumber: from || undefined,
         transport: {
           sendMedia: (mulaw) => send(serializeMedia(message.streamSid, mulaw)),
           sendMark: (name) => send(serializeMark(message.streamSid, name)),
@@ -120,7 +132,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
         },
         onEnded: (record) => {
           deps.registry.ended(record);
-          void deps.onCallEnded?.(record);
+          deps.onCallEnded?.(record);
         },
       });
     } catch (err) {
