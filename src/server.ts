@@ -5,7 +5,8 @@
  *   POST /twilio/after-stream  where Twilio goes when the stream ends: transfer (<Dial>) or hang up
  * and `drain()`, the graceful shutdown main.ts runs on SIGTERM.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import type { Config } from './config/index.js';
@@ -18,6 +19,7 @@ import { handleTwilioStream } from './media/twilio/transport.js';
 import { CallTokenLedger, issueCallToken } from './media/twilio/call-token.js';
 import { verifyTwilioSignature } from './media/twilio/signature.js';
 import { connectStreamTwiml, dialTwiml, sayTwiml } from './media/twilio/twiml.js';
+import { validateCallSid, validateVoiceParams, WebhookParamError } from './media/twilio/webhook-params.js';
 
 export interface ServerDeps {
   config: Config;
@@ -83,21 +85,39 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
     logController: new LogController({ disableRequestLogging: true }), // webhook bodies carry patient data
     trustProxy: true,
   });
+  // Any throw in a route: one log line with the error's class (never the request, which carries patient
+  // data) and a bare status; fastify's own 4xx (bad content type, body too large) keep their status.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const fields = { route: req.routeOptions.url, method: req.method, status, errorKind: err.name, errorCode: err.code };
+    if (status === 500) req.log.error(fields, 'request failed');
+    else req.log.warn(fields, 'request refused');
+    return reply.code(status).type('text/plain').send(status === 500 ? 'internal error' : 'bad request');
+  });
   // Before the websocket plugin's own preClose (which closes every socket, and a closed socket reads as the
   // caller hanging up): an app.close() without a drain still hands live callers to the front desk.
   app.addHook('preClose', async () => {
     await Promise.all(registry.sessions().map((s) => s.handOver()));
   });
   await app.register(formbody);
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // One inbound message per event-loop turn (ws emits the rest of a read on setImmediate): a burst on one
+  // socket then interleaves with every other call's timers instead of holding the loop for the whole read.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024, allowSynchronousEvents: false } });
+
+  /** Sockets upgraded and not yet started; with the started calls, what the node has taken on. */
+  const pendingSockets = new Set<WebSocket>();
+  const atCapacity = () => registry.activeCount + pendingSockets.size >= config.limits.maxCalls;
 
   app.get('/health', async (_req, reply) => {
     const sharedState = await deps.sharedState.health();
     const details = deps.healthDetails();
     const degraded = sharedState.status === 'degraded' || degradedComponent(details);
-    // 503 only while draining (take this node out of rotation); degraded still serves calls.
-    if (drainStarted) reply.code(503);
-    return { status: drainStarted ? 'draining' : degraded ? 'degraded' : 'ok', activeCalls: registry.activeCount, sharedState, ...details };
+    // 503 while draining or full (take this node out of rotation: a load balancer sends the next call to
+    // another node); degraded still serves calls.
+    const full = atCapacity();
+    if (drainStarted || full) reply.code(503);
+    const status = drainStarted ? 'draining' : full ? 'full' : degraded ? 'degraded' : 'ok';
+    return { status, activeCalls: registry.activeCount, maxCalls: config.limits.maxCalls, sharedState, ...details };
   });
 
   app.get('/metrics', async (_req, reply) => {
@@ -108,11 +128,22 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   app.post('/twilio/voice', async (req, reply) => {
     const params = formParams(req);
     if (!verifyWebhook(req, params)) return reply.code(403).send('invalid Twilio signature');
-    const callSid = params.CallSid;
-    if (!callSid) return reply.code(400).send('missing CallSid');
+    let voice;
+    try {
+      voice = validateVoiceParams(params);
+    } catch (err) {
+      if (err instanceof WebhookParamError) return refuseParams(req, reply, err);
+      throw err;
+    }
+    const { callSid } = voice;
     if (drainStarted) return reply.type('text/xml').send(toFrontDesk());
+    if (atCapacity()) {
+      // Over this node's call limit the caller still reaches a person rather than a busy signal.
+      req.log.warn({ callId: callSid, maxCalls: config.limits.maxCalls }, 'node at its call limit: sending the caller to the front desk');
+      return reply.type('text/xml').send(toFrontDesk());
+    }
     const host = publicHost(req);
-    const from = params.From ?? '';
+    const from = voice.from ?? '';
     const twiml = connectStreamTwiml({
       streamUrl: `wss://${host}/twilio/media`,
       parameters: {
@@ -127,6 +158,14 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   app.post('/twilio/after-stream', async (req, reply) => {
     const params = formParams(req);
     if (!verifyWebhook(req, params)) return reply.code(403).send('invalid Twilio signature');
+    if (params.CallSid !== undefined) {
+      try {
+        validateCallSid(params);
+      } catch (err) {
+        if (err instanceof WebhookParamError) return refuseParams(req, reply, err);
+        throw err;
+      }
+    }
     const callSid = params.CallSid;
     const lookup = callSid ? await registry.takeOutcome(callSid) : { outcome: undefined, source: 'unknown' as const };
     if (lookup.outcome && FINISHED_OUTCOMES.has(lookup.outcome)) return reply.type('text/xml').send(HANGUP_TWIML);
@@ -138,7 +177,7 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   });
 
   app.get('/twilio/media', { websocket: true }, (socket) => {
-    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, tokens, recorder: deps.recorder, onCallEnded: deps.onCallEnded });
+    handleTwilioStream(socket, { config, logger, metrics, engines: deps.engines, registry, tokens, recorder: deps.recorder, onCallEnded: deps.onCallEnded, pendingSockets });
   });
 
   function toFrontDesk(): string {
@@ -174,6 +213,12 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
     const signature = req.headers['x-twilio-signature'];
     if (typeof signature !== 'string') return false;
     return verifyTwilioSignature(token, signature, `https://${publicHost(req)}${req.url}`, params);
+  }
+
+  /** 400 naming the field and the problem; the value (a phone number, perhaps) is neither logged nor echoed. */
+  function refuseParams(req: FastifyRequest, reply: FastifyReply, err: WebhookParamError) {
+    req.log.warn({ route: req.routeOptions.url, field: err.field, problem: err.problem }, `webhook refused: ${err.field} ${err.problem}`);
+    return reply.code(400).type('text/plain').send(`invalid ${err.field}: ${err.problem}`);
   }
 
   function publicHost(req: FastifyRequest): string {

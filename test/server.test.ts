@@ -87,7 +87,7 @@ http('with REDIS_URL, the after-stream webhook routes a transfer decided on anot
   const nodeA = await startTestServer(config);
   const nodeB = await startTestServer(config);
   try {
-    const callSid = `CA${Date.now()}${Math.random().toString(16).slice(2, 10)}`;
+    const callSid = `CA${(Date.now().toString(16) + Math.random().toString(16).slice(2, 10)).padStart(32, '0')}`; // unique across runs (shared Redis)
     nodeA.server.registry.ended({ callId: callSid, outcome: 'transfer' });
     await new Promise((r) => setTimeout(r, 100));
     const response = await fetch(`${nodeB.baseUrl}/twilio/after-stream`, {

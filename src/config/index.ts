@@ -52,6 +52,22 @@ export const ConfigSchema = z.object({
     /** Speech (summed across the gaps between words) that makes the bot yield for good; a "hmm" stays below. */
     minSpeechMs: ms.default(320),
   }).prefault({}),
+  limits: z.object({
+    /** Per call: inbound media and mark events admitted per second (Twilio sends 50 media frames a second). */
+    inboundEventsPerSecond: z.coerce.number().int().min(60).max(10_000).default(250),
+    /** Per call: keypad presses admitted per second; a burst of twice this is always taken (a fast typist). */
+    dtmfPerSecond: z.coerce.number().int().min(5).max(1000).default(10),
+    /** Concurrent calls on this node; over it the voice webhook hands the caller to the front desk. */
+    maxCalls: z.coerce.number().int().min(1).max(100_000).default(200),
+    /** WebSockets upgraded but not yet started, at most; more are refused at once. */
+    maxPendingSockets: z.coerce.number().int().min(1).max(100_000).default(64),
+    /** A socket that sends no valid `start` within this time is closed. */
+    startTimeoutMs: ms.default(10_000),
+    /** A started call whose media stops for this long is ended (outcome error: the caller goes to the front desk). */
+    mediaTimeoutMs: ms.default(10_000),
+    /** WebSocket ping interval; a socket that has not answered the previous ping by the next one is closed. */
+    pingIntervalMs: ms.default(15_000),
+  }).prefault({}),
   playout: z.object({
     /** How far ahead of real time outbound audio may be sent to Twilio. */
     leadMs: ms.default(200),
@@ -207,6 +223,13 @@ export const ENV_KEYS: Record<string, string> = {
   BARGE_IN_PAUSE_AFTER_MS: 'bargeIn.pauseAfterMs',
   BARGE_IN_MIN_SPEECH_MS: 'bargeIn.minSpeechMs',
   PLAYOUT_LEAD_MS: 'playout.leadMs',
+  INBOUND_EVENTS_PER_SECOND: 'limits.inboundEventsPerSecond',
+  DTMF_PER_SECOND: 'limits.dtmfPerSecond',
+  MAX_CALLS: 'limits.maxCalls',
+  MAX_PENDING_SOCKETS: 'limits.maxPendingSockets',
+  STREAM_START_TIMEOUT_MS: 'limits.startTimeoutMs',
+  MEDIA_TIMEOUT_MS: 'limits.mediaTimeoutMs',
+  WS_PING_INTERVAL_MS: 'limits.pingIntervalMs',
   ASR_ENGINE: 'asr.engine',
   ASR_SHERPA_MODEL: 'asr.sherpaModel',
   ASR_MODEL_DIR: 'asr.sherpaModelDir',

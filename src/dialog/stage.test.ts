@@ -150,15 +150,44 @@ test('inputs are handled one at a time, in order; each reply gets a new, increas
   });
   h.speechStart(); h.final('first');
   h.speechStart(); h.final('second');
-  h.pipeline.pushDown({ type: 'dtmf', digit: '9', at: h.clock.now });
+  h.speechStart(); h.final('third');
   await sleep(10);
   assert.equal(h.session.events, ['start:utterance'], 'the next input waits for the current response');
   hold.open();
   await h.until(() => h.replies().length === 4, 'all replies');
-  assert.equal(h.session.events, ['start:utterance', 'end:utterance', 'start:utterance', 'end:utterance', 'start:dtmf', 'end:dtmf']);
+  assert.equal(h.session.events, ['start:utterance', 'end:utterance', 'start:utterance', 'end:utterance', 'start:utterance', 'end:utterance']);
   assert.equal(h.replies().map((r) => [r.turnId, r.text]), [
-    [1, 'you said first'], [2, 'you said second'], [3, 'and more'], [4, 'you pressed 9'],
+    [1, 'you said first'], [2, 'you said second'], [3, 'and more'], [4, 'you said third'],
   ]);
+});
+
+test('a key press supersedes unsaid replies: a burst of keys reaches the dialog whole but costs one reply', async () => {
+  const hold = gate();
+  const h = harness(async function* (input) {
+    if (input.type === 'utterance') await hold.opened;
+    yield* echoScript(input);
+  });
+  h.speechStart(); h.final('first');
+  for (const digit of '0123456789') h.pipeline.pushDown({ type: 'dtmf', digit, at: h.clock.now });
+  hold.open();
+  await h.until(() => h.session.events.length === 22, 'every input answered');
+  assert.equal(h.session.inputs.filter((i) => i.type === 'dtmf').map((i) => (i as { digit: string }).digit).join(''), '0123456789',
+    'the dialog sees every key, in order');
+  assert.equal(h.replies().map((r) => r.text), ['you pressed 9'], 'only the reply to the last key is said');
+});
+
+test('a key pressed while a reply is on its way but not yet audible cancels that reply', async () => {
+  const h = harness(echoScript);
+  h.speechStart(); h.final('book me');
+  await h.until(() => h.replies().length === 1, 'the reply');
+  h.pipeline.pushDown({ type: 'dtmf', digit: '1', at: h.clock.now });
+  const interruptions = h.down.filter((f): f is FrameOf<'interruption'> => f.type === 'interruption');
+  assert.equal(interruptions.map((f) => f.reason), ['dialog'], 'TTS and playout drop the unheard reply');
+  await h.until(() => h.replies().length === 2, 'the reply to the key');
+  // Once the bot is audible, turn-taking interrupts on a key: the dialog does not do it a second time.
+  h.botSpeaking(true);
+  h.pipeline.pushDown({ type: 'dtmf', digit: '2', at: h.clock.now });
+  assert.is(h.down.filter((f) => f.type === 'interruption').length, 1);
 });
 
 test('an interruption aborts the response in flight: no more replies from it', async () => {

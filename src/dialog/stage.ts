@@ -3,6 +3,11 @@
  * one input at a time, and streams its actions on: `say` becomes a bot-reply frame for TTS; `transfer` and
  * `hangup` end the call once the caller has heard everything said before them.
  * An interruption aborts the response in progress (its remaining sentences are never said).
+ *
+ * A key press supersedes what the bot has not yet said: the replies to inputs with a key press queued behind
+ * them are never sent to TTS (the dialog still sees every input, so digit entries stay whole), and a key
+ * pressed while a reply is on its way but not yet audible cancels that reply (turn-taking does it once audible).
+ * So a burst of keys costs one reply, not one per key.
  */
 import type { Direction, EndCallFrame, Frame } from '../pipeline/frames.js';
 import { Stage } from '../pipeline/pipeline.js';
@@ -64,6 +69,10 @@ export class DialogStage extends Stage {
         if (frame.text.trim()) this.options.onCallerUtterance?.(frame.text);
         return this.enqueue({ type: 'utterance', text: frame.text }, frame.at);
       case 'dtmf':
+        if (!this.botSpeaking && this.awaitingPlayedTurn !== null && !this.pendingEnd && !this.closed) {
+          this.awaitingPlayedTurn = null;
+          this.links.down({ type: 'interruption', at: frame.at, reason: 'dialog' });
+        }
         return this.enqueue({ type: 'dtmf', digit: frame.digit }, frame.at);
       case 'speech-unavailable':
         return this.enqueue({ type: 'speech-unavailable', reason: frame.reason }, frame.at);
@@ -135,6 +144,7 @@ export class DialogStage extends Stage {
       for await (const action of this.session.respond(input, controller.signal)) {
         if (controller.signal.aborted || this.closed) break;
         if (action.type === 'say') {
+          if (this.supersededByKey()) continue;
           if (!replied && (input.type === 'utterance' || input.type === 'dtmf')) this.options.onReplyLatency?.(this.now() - at);
           replied = true;
           // One id per reply, not per input: TTS marks the last sentence of each reply, and a shared id would
@@ -162,6 +172,11 @@ export class DialogStage extends Stage {
     } finally {
       if (this.current === controller) this.current = null;
     }
+  }
+
+  /** A key press is queued behind the input being answered: its reply would be cut off at once. */
+  private supersededByKey(): boolean {
+    return this.queue.some((queued) => queued.input.type === 'dtmf');
   }
 
   private armNoInput(): void {

@@ -19,6 +19,7 @@ import type { TtsEngine } from '../tts/types.js';
 import { VadStage } from '../vad/stage.js';
 import type { VadModel } from '../vad/types.js';
 import { muLawDecode } from './codec.js';
+import { InboundRateLimiter } from './inbound-limiter.js';
 import { PlayoutStage, type RateConverter } from './playout.js';
 import { createResampler, type Resampler } from './resample.js';
 
@@ -82,6 +83,8 @@ export interface CallSessionParams {
   metrics: Metrics;
   /** Called once when the call ends, with how it ended and what was said. */
   onEnded?(record: CallRecord): void;
+  /** Clock of the inbound rate cap, ms (tests); default performance.now. */
+  inboundClock?: () => number;
   /** Receives the call's record as it happens (write-ahead: a crash loses at most the turn in flight). */
   recorder?: CallEventsSink;
   /** The front door the call came through, for the record (twilio, sip). */
@@ -95,6 +98,7 @@ export class CallSession {
   private ended = false;
   private readonly latency: CallLatencyLog;
   private readonly log: Logger;
+  private readonly inbound: InboundRateLimiter;
   private readonly startedAt = performance.now();
   private counters = { framesIn: 0, framesOut: 0, dtmf: 0, bargeIns: 0, stageErrors: 0, malformedFrames: 0 };
   private readonly botSentences: BotSentenceRecord[] = [];
@@ -103,6 +107,13 @@ export class CallSession {
   private constructor(private readonly params: CallSessionParams) {
     this.latency = new CallLatencyLog(params.metrics);
     this.log = params.logger.child({ callId: params.callId, streamSid: params.streamId });
+    this.inbound = new InboundRateLimiter(params.config.limits, {
+      onDrop: (kind) => params.metrics.inboundEventDropped(kind),
+      // Once per kind per call: a flood would otherwise flood the log too. Never the digits (patient data).
+      onFirstDrop: (kind) => this.log.warn({
+        kind, perSecond: kind === 'dtmf' ? params.config.limits.dtmfPerSecond : params.config.limits.inboundEventsPerSecond,
+      }, `inbound ${kind} events over the per-call rate cap: dropping the excess`),
+    }, params.inboundClock);
   }
 
   /** Builds the call's pipeline (per-call engine streams, rate converters) and starts the dialog. */
@@ -164,19 +175,19 @@ export class CallSession {
 
   /** Inbound caller audio, G.711 mu-law at 8 kHz. */
   receiveAudio(mulaw: Uint8Array, mediaTimestampMs: number): void {
-    if (this.ended) return;
+    if (this.ended || !this.inbound.admit('media')) return;
     this.counters.framesIn++;
     this.pipeline.pushDown({ type: 'caller-audio', samples: muLawDecode(mulaw), mediaTimestampMs, at: performance.now() });
   }
 
   receiveDtmf(digit: string): void {
-    if (this.ended) return;
+    if (this.ended || !this.inbound.admit('dtmf')) return;
     this.counters.dtmf++;
     this.pipeline.pushDown({ type: 'dtmf', digit, at: performance.now() });
   }
 
   receiveMarkEcho(name: string): void {
-    if (this.ended) return;
+    if (this.ended || !this.inbound.admit('mark')) return;
     this.pipeline.pushUp({ type: 'mark-echo', name, at: performance.now() });
   }
 
@@ -239,6 +250,7 @@ export class CallSession {
       outcome,
       durationMs: Math.round(performance.now() - this.startedAt),
       ...this.counters,
+      droppedInbound: this.inbound.droppedCounts,
       latency: this.latency.summary(),
     }, 'call summary');
     this.params.onEnded?.({

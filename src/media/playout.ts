@@ -14,6 +14,9 @@ import { PIPELINE_SAMPLE_RATE } from '../pipeline/frames.js';
 import { Stage } from '../pipeline/pipeline.js';
 
 export const FRAME_MS = 20;
+/** Unsent audio at which playout asks TTS to hold its next chunk, and the level at which it has room again. */
+export const BACKLOG_FULL_MS = 1000;
+export const BACKLOG_ROOM_MS = 500;
 export const FRAME_BYTES = (PIPELINE_SAMPLE_RATE / 1000) * FRAME_MS; // 160 mu-law bytes
 
 /** Converts PCM at some rate to the 8 kHz telephone rate; stateful per call. */
@@ -63,6 +66,9 @@ interface InFlight { item: QueueItem; playAt: number }
 export class PlayoutStage extends Stage {
   readonly name = 'playout';
   private readonly queue: QueueItem[] = [];
+  /** Audio items in `queue` (the backlog TTS is told about). */
+  private queuedAudio = 0;
+  private backlogFull = false;
   private inFlight: InFlight[] = [];
   private readonly sentences = new Map<string, SentenceState>();
   /** Estimated caller-side time at which everything sent so far will have played. */
@@ -159,6 +165,7 @@ export class PlayoutStage extends Stage {
     let offset = 0;
     for (; offset + FRAME_BYTES <= data.length; offset += FRAME_BYTES) {
       this.queue.push({ kind: 'audio', sentence, bytes: data.subarray(offset, offset + FRAME_BYTES) });
+      this.queuedAudio++;
       sentence.knownMs += FRAME_MS;
     }
     if (offset < data.length) this.carry = { sentence, bytes: data.slice(offset) };
@@ -170,12 +177,18 @@ export class PlayoutStage extends Stage {
     const frame = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
     frame.set(this.carry.bytes);
     this.queue.push({ kind: 'audio', sentence, bytes: frame });
+    this.queuedAudio++;
     sentence.knownMs += FRAME_MS;
     this.carry = null;
   }
 
   /** Sends as much as the lead allows, then sleeps until a frame's worth of room opens up. */
   private pump(): void {
+    this.send();
+    this.reportBacklog();
+  }
+
+  private send(): void {
     if (this.closed || this.paused) return;
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     const now = this.now();
@@ -185,6 +198,7 @@ export class PlayoutStage extends Stage {
     const leadMs = Math.max(this.options.leadMs, FRAME_MS);
     while (this.queue.length > 0 && this.playedUntil - now < leadMs) {
       const item = this.queue.shift()!;
+      if (item.kind === 'audio') this.queuedAudio--;
       this.inFlight.push({ item, playAt: this.playedUntil });
       const { sentence } = item;
       if (item.kind === 'mark') {
@@ -237,6 +251,7 @@ export class PlayoutStage extends Stage {
       else if (item.sentence.state === 'marked') item.sentence.state = 'sending'; // its echo will be stale
     }
     this.queue.unshift(...unplayed.map((f) => f.item));
+    this.queuedAudio += unplayed.filter((f) => f.item.kind === 'audio').length;
     this.playedUntil = now;
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (audible) this.links.down({ type: 'outbound-clear', at: now });
@@ -248,6 +263,16 @@ export class PlayoutStage extends Stage {
     const now = this.now();
     this.paused = true;
     if (this.silenceLine(now)) this.options.onBargeInLatency?.(now - speechOnsetAt);
+    this.reportBacklog();
+  }
+
+  /** Tells TTS (up) when the unsent backlog crosses the full / room levels. */
+  private reportBacklog(): void {
+    const backlogMs = this.queuedAudio * FRAME_MS;
+    const full = this.backlogFull ? backlogMs > BACKLOG_ROOM_MS : backlogMs >= BACKLOG_FULL_MS;
+    if (full === this.backlogFull || this.closed) return;
+    this.backlogFull = full;
+    this.links.up({ type: 'playout-backlog', full, at: this.now() });
   }
 
   private interrupt(speechOnsetAt: number | undefined): void {
@@ -262,6 +287,7 @@ export class PlayoutStage extends Stage {
     for (const s of this.sentences.values()) s.state = 'done';
     this.sentences.clear();
     this.queue.length = 0;
+    this.queuedAudio = 0;
     this.inFlight = [];
     this.carry = null;
     this.firstAudioAt.clear();
@@ -275,6 +301,7 @@ export class PlayoutStage extends Stage {
       });
     }
     this.setSpeaking(false, now);
+    this.reportBacklog();
   }
 
   private onMarkEcho(name: string, at: number): void {

@@ -27,6 +27,8 @@ export interface Metrics {
   callEnded(): void;
   malformedFrame(reason: string): void;
   stageError(stage: string): void;
+  /** An inbound event over its call's rate cap, dropped (kind: media | mark | dtmf). */
+  inboundEventDropped(kind: string): void;
   /** One VAD inference: windows scored together (one per call) and its duration. */
   vadBatch(windows: number, ms: number): void;
 }
@@ -59,6 +61,10 @@ export function createMetrics(): Metrics {
     name: 'carevox_stage_errors_total', help: 'Errors inside pipeline stages (the call continued)',
     labelNames: ['stage'], registers: [registry],
   });
+  const inboundDropped = new Counter({
+    name: 'carevox_inbound_events_dropped_total', help: 'Inbound events over their call\'s per-second cap, dropped',
+    labelNames: ['kind'], registers: [registry],
+  });
   const vadBatchWindows = new Histogram({
     name: 'carevox_vad_batch_windows', help: 'Windows (one per call) scored by one VAD inference',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry],
@@ -75,6 +81,7 @@ export function createMetrics(): Metrics {
     callEnded: () => activeCalls.dec(),
     malformedFrame: (reason) => malformed.inc({ reason }),
     stageError: (stage) => stageErrors.inc({ stage }),
+    inboundEventDropped: (kind) => inboundDropped.inc({ kind }),
     vadBatch: (windows, ms) => { vadBatchWindows.observe(windows); vadBatchMs.observe(ms); },
   };
 }

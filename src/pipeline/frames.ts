@@ -77,6 +77,12 @@ export interface SentencePlayedFrame {
   lastInReply?: boolean;
 }
 
+/**
+ * Playout (up, to TTS): it holds enough unsent audio (`full`) that TTS should hold its next chunk, or it has
+ * room again. Rendering follows playback this way, so a reply that is cut off was barely rendered at all.
+ */
+export interface PlayoutBacklogFrame { type: 'playout-backlog'; full: boolean; at: number }
+
 /** Dialog -> session: hang up, or hand the call to a person. */
 export interface EndCallFrame { type: 'end-call'; reason: 'completed' | 'transfer' | 'error'; at: number }
 
@@ -84,7 +90,7 @@ export type Frame =
   | CallerAudioFrame | DtmfFrame | VadActivityFrame | SpeechStartFrame | SpeechEndFrame | TranscriptFrame | SpeechUnavailableFrame
   | InterruptionFrame | PlayoutPauseFrame | PlayoutResumeFrame | BotReplyFrame | BotAudioFrame | BotSentenceStartFrame | BotSentenceEndFrame
   | OutboundMediaFrame | OutboundMarkFrame | OutboundClearFrame | MarkEchoFrame | BotSpeakingFrame
-  | SentencePlayedFrame | EndCallFrame;
+  | SentencePlayedFrame | PlayoutBacklogFrame | EndCallFrame;
 
 export type FrameType = Frame['type'];
 export type FrameOf<T extends FrameType> = Extract<Frame, { type: T }>;

@@ -4,6 +4,10 @@
  * Replies are spoken one after another; within a reply, the next sentence is synthesized while the current
  * one is being emitted (bounded look-ahead), but frames always leave in sentence order. An `interruption`
  * aborts every reply in flight or queued, so not one frame of them follows it downstream.
+ *
+ * Rendering follows playback: while playout reports a full backlog (`playout-backlog` up-frames) the next
+ * chunk is held and no further sentence is started, so at most the backlog plus a sentence or two of a reply
+ * is ever rendered ahead of what the caller hears, and a reply that is cut off cost little more than that.
  */
 import type { BotReplyFrame, Direction, Frame, TtsAudio } from '../pipeline/frames.js';
 import { Stage } from '../pipeline/pipeline.js';
@@ -97,6 +101,9 @@ export class TtsStage extends Stage {
   private tail: Promise<void> = Promise.resolve();
   private sentenceSeq = 0;
   private closed = false;
+  /** Playout holds enough unsent audio: wait for room before emitting more. */
+  private backlogFull = false;
+  private readonly roomWaiters = new Set<() => void>();
 
   constructor(options: TtsStageOptions) {
     super();
@@ -110,6 +117,11 @@ export class TtsStage extends Stage {
   }
 
   override process(frame: Frame, direction: Direction): void {
+    if (direction === 'up' && frame.type === 'playout-backlog') {
+      this.backlogFull = frame.full;
+      if (!frame.full) for (const wake of [...this.roomWaiters]) wake();
+      return; // for this stage only
+    }
     if (direction === 'down' && frame.type === 'bot-reply') {
       this.startReply(frame);
       return;
@@ -139,6 +151,20 @@ export class TtsStage extends Stage {
       .finally(() => { this.active.delete(reply); });
   }
 
+  /** Resolves when playout has room (undefined: it has room now), or when `signal` aborts. */
+  private room(signal: AbortSignal): Promise<void> | undefined {
+    if (!this.backlogFull || signal.aborted) return undefined;
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        this.roomWaiters.delete(wake);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      this.roomWaiters.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
+  }
+
   private cancelAll(): void {
     for (const reply of this.active) reply.controller.abort(new Error('interrupted'));
     this.active.clear();
@@ -157,6 +183,9 @@ export class TtsStage extends Stage {
       }
     };
     for (let index = 0; index < sentences.length; index++) {
+      // A sentence (and the look-ahead behind it) is started only when playout has room for it.
+      const wait = this.room(signal);
+      if (wait) await wait;
       if (signal.aborted) return;
       startUpTo(index + this.lookahead);
       const sentenceId = `${reply.frame.turnId}.${this.sentenceSeq++}`;
@@ -191,6 +220,11 @@ export class TtsStage extends Stage {
     try {
       for await (const audio of synthesis.read()) {
         if (signal.aborted) break;
+        const wait = this.room(signal);
+        if (wait) {
+          await wait;
+          if (signal.aborted) break;
+        }
         if (audioFrames === 0) {
           this.links.down({ type: 'bot-sentence-start', sentenceId, text, turnId, at: this.now() });
         }

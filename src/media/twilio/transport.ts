@@ -2,7 +2,9 @@
  * The Twilio Media Streams transport: one WebSocket = one call. It parses wire messages (protocol.ts),
  * authenticates the stream at `start` with the per-call token, and hands decoded events to a CallSession;
  * the session's output goes back through the serializers. Malformed or unexpected frames are counted and
- * logged (without payloads) and never end the call.
+ * logged (without payloads) and never end the call. A socket that never starts, a call whose media stops and a
+ * peer that stops answering pings are closed (stream-watchdog.ts); a started call then ends as 'error', so the
+ * after-stream webhook hands the caller to the front desk.
  */
 import type { WebSocket } from 'ws';
 import { describeError, type Logger } from '../../log.js';
@@ -10,6 +12,7 @@ import type { Metrics } from '../../metrics/index.js';
 import { CallSession, type CallRecord, type CallSessionParams } from '../call-session.js';
 import type { CallRegistry } from '../call-registry.js';
 import { verifyCallToken, type CallTokenLedger } from './call-token.js';
+import { watchStream, type StreamTimeout } from './stream-watchdog.js';
 import {
   parseTwilioMessage, serializeClear, serializeMark, serializeMedia, TwilioProtocolError, validateMediaFormat,
   type TwilioInbound, type TwilioStartEvent,
@@ -18,6 +21,8 @@ import {
 /** WebSocket close codes sent to Twilio when a stream is refused. */
 export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_UNSUPPORTED_DATA = 1003;
+/** "Try again later": the node holds as many not-yet-started sockets as it allows. */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
 /** Media frames buffered while the call's pipeline is being built (about 2 s of audio). */
 const MAX_EARLY_FRAMES = 100;
 /** Per call, malformed frames beyond this are still counted but no longer logged one by one. */
@@ -31,6 +36,8 @@ export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'st
   tokens: CallTokenLedger;
   /** Called once per finished call, after the registry knows its outcome. */
   onCallEnded?(record: CallRecord): void;
+  /** Sockets of this node upgraded but not yet started (capped at config.limits.maxPendingSockets). */
+  pendingSockets?: Set<WebSocket>;
 }
 
 export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): void {
@@ -42,6 +49,24 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
   let closed = false;
   let malformed = 0;
   const early: TwilioInbound[] = [];
+  const pending = deps.pendingSockets ?? new Set<WebSocket>();
+  if (pending.size >= deps.config.limits.maxPendingSockets) {
+    deps.metrics.malformedFrame('too-many-pending');
+    log.warn({ pending: pending.size }, 'stream refused: too many sockets waiting for start');
+    socket.close(CLOSE_TRY_AGAIN_LATER, 'too many pending streams');
+    return;
+  }
+  pending.add(socket);
+  const watchdog = watchStream(socket, deps.config.limits, (reason) => void timedOut(reason));
+  const timedOut = async (reason: StreamTimeout) => {
+    deps.metrics.malformedFrame(reason);
+    log.warn({ reason }, `closing the stream: ${reason}`);
+    pending.delete(socket);
+    // A call that stops mid-way ends as 'error': the after-stream webhook then dials the front desk.
+    if (session) await session.end('error');
+    if (reason === 'no-pong') socket.terminate(); // the peer is gone: no close handshake to wait for
+    else if (socket.readyState === socket.OPEN) socket.close(1000, reason);
+  };
 
   // `code` is the metric label (a fixed set); `reason` may quote what the start message carried.
   const reject = (code: 'unsupported-format' | 'invalid-token' | 'replayed-token', reason: string, closeCode: number) => {
@@ -117,6 +142,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
       return;
     }
     starting = false;
+    pending.delete(socket);
     deps.registry.add(sid, session);
     if (closed) return void session.end('caller-hung-up');
     for (const queued of early.splice(0)) route(queued);
@@ -127,6 +153,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
   };
 
   socket.on('message', (data, isBinary) => {
+    watchdog.heard();
     let message: TwilioInbound;
     try {
       message = parseTwilioMessage(data as Buffer, isBinary);
@@ -135,8 +162,10 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
       return countMalformed('parse-failure', describeError(err).message);
     }
     if (message.event === 'connected') return;
+    if (message.event === 'media') watchdog.media();
     if (message.event === 'start') {
       if (streamSid || starting) return countMalformed('duplicate-start', 'a second start on one stream');
+      watchdog.started();
       return void start(message);
     }
     if (!streamSid) return countMalformed('before-start', `${message.event} before start`);
@@ -150,6 +179,8 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
 
   socket.on('close', () => {
     closed = true;
+    pending.delete(socket);
+    watchdog.stop();
     if (session) void session.end('caller-hung-up');
   });
   socket.on('error', (err) => {
