@@ -10,16 +10,17 @@ export type Intent =
 
 /** Ordered: the first matching rule wins, so specific phrasings come before general ones. */
 export const INTENT_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
-  { intent: 'message', pattern: /\b(call me back|callback|call back|leave a (message|note)|message for|take a message)\b/ },
+  { intent: 'message', pattern: /\b(call me back|callback|call back|leave a (message|note)|message for|take a message|(ring|phone|call) me( back)?|get back to me)\b/ },
   { intent: 'operator', pattern: /\b(operator|representative|receptionist|front desk|real person|live person|human|agent|transfer me|connect me|(talk|speak|speaking) (to|with) (a |an |the )?(person|someone|somebody|staff|staff member|nurse|doctor|anyone|anybody))\b/ },
   { intent: 'repeat', pattern: /\b(repeat|say (that|it) again|come again|pardon|what did you say|didn ?t (hear|catch) (that|you)|one more time)\b/ },
   { intent: 'help', pattern: /^(help|help me|what can i (say|do)|options|menu options|i don ?t know what to (say|do))$|\bwhat are (my|the) options\b/ },
   { intent: 'back', pattern: /\b(go back|back up|previous( menu| question)?|undo)\b|^back$/ },
   { intent: 'main-menu', pattern: /\b(start over|main menu|start again|from the (top|beginning))\b/ },
   { intent: 'reschedule', pattern: /\b(re ?schedul\w*|move|change|push back|switch|different (day|time))\b.*\b(appointment|visit|booking|it|time|day)\b|\breschedul\w*/ },
-  { intent: 'cancel', pattern: /\b(cancel\w*|call off|can ?t make it|won ?t make it|not (be )?able to make it)\b/ },
-  { intent: 'refill', pattern: /\b(refill|re fill|prescription|medication|medicine|meds|pharmacy|renew)\b/ },
-  { intent: 'list', pattern: /\b(when is my|when ?s my|what time is my|do i have (an|any)|my (upcoming|next|scheduled) (appointment|visit)s?|check (on )?my appointment|confirm my appointment|list|hear my appointments?)\b/ },
+  // "I'm not going to be able to come on Thursday": the caller cannot keep an appointment (not a new booking).
+  { intent: 'cancel', pattern: /\b(cancel\w*|call off|can ?t make it|won ?t make it|not (be )?able to make it|(not|never) (going to|gonna) (be able to )?(come|make it|attend)|(not|won ?t) be able to (come|make it|attend)|unable to (come|make it|attend)|can ?t (come|attend) (to|in for) (my|the|our) (appointment|visit))\b/ },
+  { intent: 'refill', pattern: /\b(refill|re fill|prescription|medication|medicine|meds|pharmacy|renew|(run|ran|running) (out|low)( of| on)?)\b/ },
+  { intent: 'list', pattern: /\b(when is my|when ?s my|what time is my|do i have (an|any)|my (upcoming|next|scheduled) (appointment|visit)s?|check (on )?my appointment|confirm my appointment|list|hear my appointments?|what (appointments|visits) (have|do) i|(have i|do i have|i have) (got )?(anything|any (appointments?|visits?)|an appointment) (booked|scheduled|coming up|lined up)|am i booked)\b/ },
   { intent: 'book', pattern: /\b(book|schedule|make|set up|need|want|get|see|come in|appointment|visit|check ?up|physical|sick)\b.*\b(appointment|visit|doctor|check ?up|physical|in|seen|someone|provider)\b|\b(book|schedule|new appointment|make an appointment)\b/ },
   { intent: 'message', pattern: /\b(message|call me back|callback|call back|speak to (a |the )?nurse|question for|talk to my doctor|leave a note)\b/ },
   { intent: 'directions', pattern: /\b(directions?|how (do|can) i get|parking|park|find you|get there)\b/ },
@@ -52,12 +53,14 @@ export type EmergencyKind = 'medical' | 'crisis';
 
 const CRISIS = /\b(suicid\w*|kill(ing)? myself|end (my|it all)|take my (own )?life|want to die|wanna die|hurt(ing)? myself|harm(ing)? myself|self harm|overdos\w*)\b/;
 const MEDICAL = /\b(chest (pain|pains|hurts|pressure|tightness)|chess pain|heart attack|can ?t breathe?|cannot breathe?|can not breathe?|couldn ?t breathe?|trouble breathing|short(ness)? of breath|not breathing|stopped breathing|choking|stroke|face (is )?drooping|slurr\w* (speech|words)|unconscious|passed out|not responding|unresponsive|seizure|bleeding (a lot|badly|heavily|won ?t stop)|severe bleeding|anaphyla\w*|allergic reaction|throat (is )?closing|emergency|dying)\b/;
+// Swallowed too much of something (an overdose or a poisoning, often a child's): poison control and 911 at once.
+const INGESTION = /\b((whole|entire|full) (bottle|pack|packet|box|container) of|bottle of|handful of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the)) (\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medication|medications)\b|\bpoison\w*\b|\b(swallowed|drank|drunk|ate) (some |a |the )?(bleach|detergent|cleaner|battery|batteries|antifreeze|chemicals?|pills|tablets)\b/;
 const NEGATED = /\b(no|not|don ?t have|without|never had|isn ?t|not having)\s+(\w+\s+)?$/;
 
 /** Emergency words anywhere in the text ("chest pain", "can't breathe", "suicidal", ...). Simple negations are respected. */
 export function detectEmergency(text: string): EmergencyKind | undefined {
   const normalized = normalize(text);
-  for (const [kind, pattern] of [['crisis', CRISIS], ['medical', MEDICAL]] as const) {
+  for (const [kind, pattern] of [['crisis', CRISIS], ['medical', MEDICAL], ['medical', INGESTION]] as const) {
     const match = pattern.exec(normalized);
     if (match && !NEGATED.test(normalized.slice(0, match.index))) return kind;
   }
