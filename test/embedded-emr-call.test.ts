@@ -20,7 +20,8 @@ async function callAndIdentify(server: TestServer, menuKey: string, after: strin
   await caller.waitForBotQuiet();
   // Like a caller who knows the menus: each key may cut the bot's answer short (a key press interrupts it).
   for (const keys of [menuKey, `${ALEX.dob}#`, ...after]) await caller.press(keys);
-  await caller.waitForBotQuiet();
+  // A generous quiet: on a busy machine the EMR answer may come well after the filler ("One moment").
+  await caller.waitForBotQuiet(1500);
   const record = await server.hangUp(caller);
   return { callSid: caller.callSid, said: record.botSentences.map((s) => s.text).join(' ') };
 }
@@ -32,8 +33,10 @@ test('calls identified by date of birth are audited; a message left on a call su
   try {
     const listed = [await callAndIdentify(server, '2'), await callAndIdentify(server, '2')];
     const messaged = await callAndIdentify(server, '6', ['1']); // leave a message: the keypad caller asks for a call back
+    // Identified, and told so. (The message call's "Thank you" may be cut short by its next key, as a caller who
+    // knows the menu would; its identification shows in the message being filed under Alex, below.)
+    for (const call of listed) assert.ok(/Thank you, Alex/.test(call.said), `identified: ${call.said}`);
     for (const call of [...listed, messaged]) {
-      assert.match(call.said, /Thank you, Alex/, 'identified');
       const audit = await store.audit.list({ callId: call.callSid });
       const lookup = audit.find((a) => a.action === 'patient.search.phone');
       assert.ok(lookup, `the caller-ID lookup of ${call.callSid} is audited`);

@@ -190,12 +190,13 @@ lifecycle('partials while audio streams, then exactly one final on endUtterance'
   const events: AsrEvent[] = [];
   const stream = engine.createStream((e) => events.push(e));
   for (const frame of frames(tone(3200))) stream.pushAudio(frame);
-  await settle();
+  await waitFor(events, (e) => e.type === 'partial');
   const partials = events.filter((e) => e.type === 'partial');
   assert.ok(partials.length >= 1, 'a partial while streaming');
   assert.equal(events.filter((e) => e.type === 'final').length, 0);
   stream.endUtterance(tone(3200));
-  await settle();
+  await waitFor(events, (e) => e.type === 'final');
+  await settle(); // a second final would come right after
   const finals = events.filter((e) => e.type === 'final');
   assert.is(finals.length, 1);
   assert.is(finals[0]!.type === 'final' && finals[0]!.text, 'w1600 w3200');
@@ -211,11 +212,12 @@ lifecycle('sherpa endpoint inside a turn: partial flagged endpoint, text kept fo
   const stream = engine.createStream((e) => events.push(e));
   for (const frame of frames(tone(1600))) stream.pushAudio(frame);
   for (const frame of frames(silence(4000))) stream.pushAudio(frame);
-  await settle();
+  await waitFor(events, (e) => e.type === 'partial' && e.endpoint === true);
   const endpointPartial = events.find((e) => e.type === 'partial' && e.endpoint);
   assert.ok(endpointPartial, 'endpoint partial');
   for (const frame of frames(tone(1600))) stream.pushAudio(frame);
   stream.endUtterance(new Int16Array(0));
+  await waitFor(events, (e) => e.type === 'final');
   await settle();
   const finals = events.filter((e) => e.type === 'final');
   assert.is(finals.length, 1);
@@ -233,6 +235,7 @@ lifecycle('reset drops the pending final and the audio heard so far', async () =
   await settle();
   assert.equal(events.filter((e) => e.type === 'final').length, 0, 'pending final dropped');
   stream.endUtterance(new Int16Array(0));
+  await waitFor(events, (e) => e.type === 'final');
   await settle();
   const finals = events.filter((e) => e.type === 'final');
   assert.is(finals.length, 1);
@@ -245,6 +248,7 @@ lifecycle('audio given only to endUtterance is transcribed (file mode)', async (
   const events: AsrEvent[] = [];
   const stream = engine.createStream((e) => events.push(e));
   stream.endUtterance(tone(1600));
+  await waitFor(events, (e) => e.type === 'final');
   await settle();
   assert.equal(events.filter((e) => e.type === 'final').map((e) => e.type === 'final' && e.text), ['w1600']);
   await engine.close();
@@ -257,7 +261,7 @@ lifecycle('calls are decoded together in one batch per event-loop turn', async (
   const b = engine.createStream(() => {});
   a.pushAudio(tone(160));
   b.pushAudio(tone(160));
-  await settle();
+  for (let i = 0; i < 1000 && recognizer.batchSizes.length === 0; i++) await settle();
   assert.ok(recognizer.batchSizes.includes(2), `batches: ${recognizer.batchSizes.join(',')}`);
   await engine.close();
 });
@@ -272,6 +276,7 @@ lifecycle('an addon failure becomes an error event answering the next endUtteran
   await settle();
   assert.equal(events.length, 0, 'no error in mid-turn');
   stream.endUtterance(new Int16Array(0));
+  await waitFor(events, (e) => e.type === 'error');
   await settle();
   assert.is(events.length, 1);
   assert.is(events[0]!.type, 'error');
