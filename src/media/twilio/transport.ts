@@ -37,7 +37,7 @@ export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'st
   /** Called once per finished call, after the registry knows its outcome. */
   onCallEnded?(record: CallRecord): void;
   /** Sockets of this node upgraded but not yet started (capped at config.limits.maxPendingSockets). */
-  pendingSockets?: Set<WebSocket>;
+  pendingSockets: Set<WebSocket>;
 }
 
 export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): void {
@@ -49,7 +49,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
   let closed = false;
   let malformed = 0;
   const early: TwilioInbound[] = [];
-  const pending = deps.pendingSockets ?? new Set<WebSocket>();
+  const pending = deps.pendingSockets;
   if (pending.size >= deps.config.limits.maxPendingSockets) {
     deps.metrics.malformedFrame('too-many-pending');
     log.warn({ pending: pending.size }, 'stream refused: too many sockets waiting for start');
