@@ -1,7 +1,7 @@
 /** Dialog: the clinic receptionist policy, its clinic configuration and the spoken-input parsers. */
 export type { DialogAction, DialogContext, DialogInput, DialogPolicy, DialogSession } from './types.js';
-export { createReceptionistPolicy } from './receptionist.js';
-export type { ReceptionistOptions, NodeId, CallEmr } from './receptionist.js';
+export { createReceptionistPolicy } from './engine/index.js';
+export type { ReceptionistOptions, NodeId, CallEmr } from './engine/index.js';
 export { createLlmAssist } from './llm.js';
 export type {
   LlmOptions, LlmAssistOptions, LanguageModelAssist, AssistRequest, AssistOutcome, AssistSink, AssistToolCall, AssistTask,

@@ -70,6 +70,7 @@ export const DEFAULT_PROMPTS = {
   messageSent: 'Your message has been sent. Our staff will get back to you.',
   messageDeclined: 'Okay, I did not send it.',
   mainMenuAgain: 'Sure. What can I help you with?',
+  clarify: 'Do you want to {choices}?',
   identified: 'Thank you, {name}.',
   confirmBook: 'To confirm: {aType} with {provider} {day} at {time}. Shall I book it?',
   confirmReschedule: 'To confirm: move your {type} from {oldDay} at {oldTime} to {day} at {time} with {provider}. Shall I go ahead?',

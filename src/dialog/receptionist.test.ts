@@ -4,7 +4,7 @@ import { createMemoryEmr } from '../emr/memory.js';
 import type { Appointment, EmrGateway, Patient } from '../emr/types.js';
 import { fileURLToPath } from 'node:url';
 import { defaultClinicConfig, loadClinicConfig, parseClinicConfig } from './clinic.js';
-import { createReceptionistPolicy } from './receptionist.js';
+import { createReceptionistPolicy } from './engine/index.js';
 import { conversation, spoken, TEST_APPOINTMENTS, TEST_NOW, TEST_PATIENTS } from './testing.js';
 import type { DialogAction } from './types.js';
 

@@ -5,7 +5,7 @@
 import { createMemoryEmr, type MemoryEmr, type MemoryEmrOptions } from '../emr/memory.js';
 import type { Appointment, Patient } from '../emr/types.js';
 import { defaultClinicConfig, type ClinicConfig } from './clinic.js';
-import { createReceptionistPolicy, type ReceptionistOptions } from './receptionist.js';
+import { createReceptionistPolicy, type ReceptionistOptions } from './engine/index.js';
 import type { DialogAction, DialogInput, DialogSession } from './types.js';
 
 /** Monday 23 November 2026, 9:00 in New York. */

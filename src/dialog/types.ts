@@ -3,6 +3,8 @@
  * audio. `respond` streams actions so a reply can start (or a filler be said) before slow work finishes.
  */
 
+import type { AnswerState, Expectation } from './expectations.js';
+
 export type DialogInput =
   | { type: 'call-start'; callerNumber?: string }
   /** A final transcript of the caller's turn (lower case, ASR-style, may be empty). */
@@ -22,8 +24,26 @@ export type DialogAction =
 
 export interface DialogSession {
   respond(input: DialogInput, signal: AbortSignal): AsyncIterable<DialogAction>;
+  /**
+   * What the question now on the table waits for, read after each turn and published to the rest of the
+   * call (turn-taking holds a turn open while the answer is incomplete). Undefined: nothing is being asked.
+   */
+  expectation?(): AnswerExpectation | undefined;
   close(): void;
 }
+
+/**
+ * The current question's expectation, as later stages see it. `assess` judges a partial transcript against
+ * it (the node's own reader included): complete, incomplete (a date of birth without the year, nine digits of
+ * a phone number, a sentence that stops on "and"), or not an answer at all.
+ */
+export type AnswerExpectation = Expectation & {
+  /** The dialog node asking (for logs and metrics; not a contract). */
+  node: string;
+  assess(partialTranscript: string): AnswerState;
+  /** Set when the question takes a keypad entry: when it is complete, and which keys start it. */
+  keypadEntry?: { complete(digits: string): boolean; opensOn(digit: string): boolean };
+};
 
 export interface DialogContext {
   callId: string;
