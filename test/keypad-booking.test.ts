@@ -34,4 +34,29 @@ test('books an appointment by keypad only over the Twilio WebSocket', async () =
   }
 });
 
+test('the pound pressed after a date of birth that completed by itself does not cut off the answer', async () => {
+  const server = await startTestServer();
+  try {
+    const caller = await TwilioCaller.dial({ baseUrl: server.baseUrl, from: ALEX.phone });
+    await caller.waitFor('greeting', () => caller.mediaCount() > 20, 20_000);
+    await caller.waitForBotQuiet();
+    await caller.press('2'); // main menu: my appointments
+    await caller.waitForBotQuiet();
+    const clearsBefore = caller.received.filter((e) => e.kind === 'clear').length;
+    // Eight digits complete the entry; the pound the prompt asked for follows while the answer is starting.
+    for (const digit of ALEX.dob) { caller.pressDigit(digit); await caller.pause(120); }
+    await caller.pause(250);
+    caller.pressDigit('#');
+    await caller.waitForBotQuiet(1_000);
+    assert.is(caller.received.filter((e) => e.kind === 'clear').length, clearsBefore, 'nothing the bot said was cleared');
+    const record = await server.hangUp(caller);
+    const answer = record.botSentences.find((s) => /upcoming appointment/.test(s.text));
+    assert.ok(answer, 'the appointments answer was said');
+    assert.not.ok(answer!.truncated, 'and heard to the end');
+    assert.is(record.dtmf, 10, 'every key reached carevox');
+  } finally {
+    await server.close();
+  }
+});
+
 test.run();

@@ -42,6 +42,8 @@ export class DialogStage extends Stage {
   private endSafetyTimer: NodeJS.Timeout | null = null;
   private noInputTimer: NodeJS.Timeout | null = null;
   private heardFinalSinceSpeech = false;
+  /** The question last published upstream (see `publishExpectation`). */
+  private publishedQuestion: number | undefined;
   private closed = false;
   private readonly now: () => number;
 
@@ -171,7 +173,16 @@ export class DialogStage extends Stage {
       }
     } finally {
       if (this.current === controller) this.current = null;
+      this.publishExpectation();
     }
+  }
+
+  /** After each turn: a new question goes upstream, so turn-taking judges the next answer against it. */
+  private publishExpectation(): void {
+    const expectation = this.closed || this.pendingEnd ? undefined : this.session.expectation?.();
+    if (!expectation || expectation.question === this.publishedQuestion) return;
+    this.publishedQuestion = expectation.question;
+    this.links.up({ type: 'expectation', expectation, at: this.now() });
   }
 
   /** A key press is queued behind the input being answered: its reply would be cut off at once. */

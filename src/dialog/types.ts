@@ -40,6 +40,8 @@ export interface DialogSession {
 export type AnswerExpectation = Expectation & {
   /** The dialog node asking (for logs and metrics; not a contract). */
   node: string;
+  /** Bumped each time a question is asked (or asked again): a new number is a new question. */
+  question: number;
   assess(partialTranscript: string): AnswerState;
   /** Set when the question takes a keypad entry: when it is complete, and which keys start it. */
   keypadEntry?: { complete(digits: string): boolean; opensOn(digit: string): boolean };

@@ -9,6 +9,8 @@
  * otherwise. `at` is a monotonic time in milliseconds (performance.now()) used for per-hop latency.
  */
 
+import type { AnswerExpectation } from '../dialog/types.js';
+
 export const PIPELINE_SAMPLE_RATE = 8000;
 
 /** Caller audio, decoded from the wire. `mediaTimestampMs` is the transport's own clock (Twilio's ms since start). */
@@ -83,6 +85,12 @@ export interface SentencePlayedFrame {
  */
 export interface PlayoutBacklogFrame { type: 'playout-backlog'; full: boolean; at: number }
 
+/**
+ * Dialog (up): the question now on the table and what it waits for. Sent when a new question is asked;
+ * turn-taking and ASR use it to judge a caller's turn against the answer expected (see dialog/expectations).
+ */
+export interface ExpectationFrame { type: 'expectation'; expectation: AnswerExpectation; at: number }
+
 /** Dialog -> session: hang up, or hand the call to a person. */
 export interface EndCallFrame { type: 'end-call'; reason: 'completed' | 'transfer' | 'error'; at: number }
 
@@ -90,7 +98,7 @@ export type Frame =
   | CallerAudioFrame | DtmfFrame | VadActivityFrame | SpeechStartFrame | SpeechEndFrame | TranscriptFrame | SpeechUnavailableFrame
   | InterruptionFrame | PlayoutPauseFrame | PlayoutResumeFrame | BotReplyFrame | BotAudioFrame | BotSentenceStartFrame | BotSentenceEndFrame
   | OutboundMediaFrame | OutboundMarkFrame | OutboundClearFrame | MarkEchoFrame | BotSpeakingFrame
-  | SentencePlayedFrame | PlayoutBacklogFrame | EndCallFrame;
+  | SentencePlayedFrame | PlayoutBacklogFrame | ExpectationFrame | EndCallFrame;
 
 export type FrameType = Frame['type'];
 export type FrameOf<T extends FrameType> = Extract<Frame, { type: T }>;

@@ -7,9 +7,12 @@
  *     and the speech becomes the caller's next turn);
  *   - speech that stops before that (a "hmm", a throat clear) resumes the bot where the caller stopped
  *     hearing it (`playout-resume`) and is neither a turn nor an interruption.
- * A cough is not speech to the VAD at all, so it changes nothing. A keypad press always interrupts.
+ * A cough is not speech to the VAD at all, so it changes nothing. A keypad press always interrupts, except the
+ * pound a caller presses out of habit right after a keypad entry that completed by itself (eight digits of a
+ * date of birth): that one is dropped here, so the answer the entry earned is heard.
  */
 import type { Config } from '../config/index.js';
+import type { AnswerExpectation } from '../dialog/types.js';
 import type { Direction, Frame, SpeechStartFrame, VadActivityFrame } from './frames.js';
 import { Stage } from './pipeline.js';
 
@@ -39,6 +42,11 @@ export class TurnTakingStage extends Stage {
   private noiseFloorDb = Number.NEGATIVE_INFINITY;
   /** Barge-in already confirmed for the current stretch of bot speech. */
   private interrupted = false;
+  /** The keypad entry the dialog's current question takes, and the digits typed into it so far. */
+  private keypadEntry: AnswerExpectation['keypadEntry'];
+  private entryDigits = '';
+  /** The last key completed an entry by itself: a pound next is the terminator the prompt asked for. */
+  private entryJustCompleted = false;
 
   /**
    * `speechThreshold`: the VAD probability a window needs to count towards a barge-in. Deliberately the
@@ -50,6 +58,10 @@ export class TurnTakingStage extends Stage {
 
   override process(frame: Frame, direction: Direction): void {
     if (direction === 'up') {
+      if (frame.type === 'expectation') {
+        this.keypadEntry = frame.expectation.keypadEntry;
+        this.entryDigits = '';
+      }
       if (frame.type === 'bot-speaking') {
         this.botSpeaking = frame.speaking;
         if (frame.speaking) this.interrupted = false;
@@ -64,6 +76,7 @@ export class TurnTakingStage extends Stage {
       case 'vad-activity':
         return this.onActivity(frame); // consumed: no later stage needs per-window verdicts
       case 'speech-start':
+        this.entryJustCompleted = false;
         if (this.botSpeaking && this.bargeIn.enabled && !this.interrupted) {
           this.segment = { isTurn: false, heldStart: frame };
           return;
@@ -77,6 +90,7 @@ export class TurnTakingStage extends Stage {
         return; // a sound heard over the bot: neither a turn nor an interruption
       }
       case 'dtmf':
+        if (this.isSpentTerminator(frame.digit)) return;
         if (this.botSpeaking && !this.interrupted) {
           this.interrupt(frame.at, 'dtmf');
           // A sound held over the bot when a key is pressed is likely the key's tone: never a turn.
@@ -140,6 +154,24 @@ export class TurnTakingStage extends Stage {
     if (!this.segment || this.segment.isTurn || !held) return;
     this.segment = { isTurn: true };
     this.pass(held, 'down');
+  }
+
+  /** Follows the keypad entry; true for the pound right after an entry completed by itself (dropped). */
+  private isSpentTerminator(digit: string): boolean {
+    const spent = digit === '#' && this.entryJustCompleted;
+    this.entryJustCompleted = false;
+    if (spent) return true;
+    const entry = this.keypadEntry;
+    if (!entry || digit === '#' || digit === '*' || (this.entryDigits === '' && !entry.opensOn(digit))) {
+      this.entryDigits = '';
+      return false;
+    }
+    this.entryDigits += digit;
+    if (entry.complete(this.entryDigits)) {
+      this.entryDigits = '';
+      this.entryJustCompleted = true;
+    }
+    return false;
   }
 
   /** Minimum-tracking noise floor: follows quiet windows down at once, creeps up slowly through speech. */

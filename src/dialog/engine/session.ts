@@ -60,6 +60,8 @@ export class ReceptionistSession implements DialogSession, Dialog {
   private history: NodeId[] = [];
   private failures = 0;
   private lastPrompt: Said[] = [];
+  /** Counts questions asked, so later stages can tell a new question from the same one published again. */
+  private questionSeq = 0;
   private keypad = false;
   private speechUnavailable = false;
   /** Digits of the keypad entry being typed. */
@@ -112,6 +114,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
     return {
       ...expects,
       node: node.id,
+      question: this.questionSeq,
       assess: (text) => this.assess(node, text),
       keypadEntry: keys?.kind === 'entry'
         ? { complete: (digits) => keys.complete(digits), opensOn: (digit) => keys.opensOn?.(digit) ?? /^\d$/.test(digit) }
@@ -155,6 +158,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
 
   ask(said: Said[]): void {
     this.lastPrompt = said;
+    this.questionSeq++;
     for (const s of said) this.turn.say(s);
   }
 
