@@ -146,7 +146,7 @@ test('medication', () => {
 test('free-text: a message is complete at three words that do not stop mid-phrase', () => {
   check({ kind: 'free-text' }, [
     ['please call me back', 'complete'], ['my prescription ran out and i need more', 'complete'], ['i have a question', 'complete'],
-    ['hi this is jane i wanted to ask about my test results', 'complete'],
+    ['hi this is jane i wanted to ask about my test results', 'complete'], ['that s all i guess', 'complete'],
     ['i wanted to ask about', 'incomplete'], ['my prescription ran out and', 'incomplete'], ['hi this is jane i m calling about my', 'incomplete'],
     ['thank you', 'incomplete'], ['hello', 'incomplete'], ['i need a', 'incomplete'],
     ['it s about my uh', 'incomplete'], ['please call me back um', 'incomplete'], ['tell her i ll be late because', 'incomplete'],

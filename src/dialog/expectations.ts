@@ -41,7 +41,7 @@ const DANGLING_WORDS = new Set([
 ]);
 // Two-word endings that need a complement ("i want", "i'd like", "let me", "i mean").
 const DANGLING_PAIRS = new Set([
-  'i want', 'i wanted', 'i need', 'i needed', 'id like', 'd like', 'would like', 'let me', 'i mean', 'i guess', 'was wondering',
+  'i want', 'i wanted', 'i need', 'i needed', 'id like', 'd like', 'would like', 'let me', 'i mean', 'was wondering',
 ]);
 // "my name is", "the number is", "date of birth was": the value is next.
 const INTRODUCING_NOUNS = new Set([
