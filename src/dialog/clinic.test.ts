@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClinicConfigError, defaultClinicConfig, loadClinicConfig, parseClinicConfig } from './clinic.js';
+import { DEFAULT_PROMPTS, fixedPrompts, renderGreeting, renderPrompt } from './prompts.js';
 
 const EXAMPLE = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../config/clinic.example.json');
 
@@ -74,6 +75,63 @@ test('cross references and file errors', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+const NOTICE = 'If this is a medical emergency, please hang up and dial 9 1 1.';
+
+function greetingFor(prompts: Record<string, string>): string {
+  const clinic = parseClinicConfig({ ...structuredClone(defaultClinicConfig()), prompts });
+  return renderGreeting(clinic.prompts, { clinic: clinic.name });
+}
+
+test('the default greeting carries the emergency notice', () => {
+  assert.is(greetingFor({}), `Thank you for calling Maple Street Family Clinic. ${NOTICE}`);
+  assert.is(DEFAULT_PROMPTS.emergencyNotice, NOTICE);
+});
+
+test('the example clinic greeting is followed by its emergency notice, through renderPrompt and the TTS warm-up too', () => {
+  const clinic = loadClinicConfig(EXAMPLE);
+  const values = { clinic: clinic.name };
+  const expected = 'Thanks for calling Riverside Family Medicine. You are speaking with our automated assistant. ' +
+    'If you have a medical emergency, please hang up now and dial 9 1 1.';
+  assert.is(renderGreeting(clinic.prompts, values), expected);
+  assert.is(renderPrompt('greeting', clinic.prompts, values), expected, 'every caller of renderPrompt gets the notice');
+  assert.ok(fixedPrompts(clinic.prompts, values).includes(expected), 'the cached greeting is the one with the notice');
+});
+
+test('a custom greeting without the notice gets the notice appended', () => {
+  assert.is(greetingFor({ greeting: 'Hello from {clinic}!' }), `Hello from Maple Street Family Clinic! ${NOTICE}`);
+  assert.is(greetingFor({ greeting: 'Hi, this is {clinic}' }), `Hi, this is Maple Street Family Clinic. ${NOTICE}`);
+  // Mentioning emergencies without the number to dial is not the notice.
+  assert.is(greetingFor({ greeting: 'Welcome. For emergencies, go to the nearest emergency room.' }),
+    `Welcome. For emergencies, go to the nearest emergency room. ${NOTICE}`);
+  // Digits that merely contain 9 1 1 (a phone number) are not the notice either.
+  assert.is(greetingFor({ greeting: 'Call us at 555 9112.' }), `Call us at 555 9112. ${NOTICE}`);
+});
+
+test('a greeting that already tells callers to dial 911 is not given the notice twice', () => {
+  for (const greeting of [
+    'Thank you for calling {clinic}. In an emergency, hang up and dial 911.',
+    'Thank you for calling {clinic}. For emergencies dial 9 1 1.',
+    'Thank you for calling {clinic}. For emergencies dial 9-1-1.',
+    'Thank you for calling {clinic}. For emergencies call nine one one.',
+    `Thank you for calling {clinic}. ${NOTICE}`,
+  ]) {
+    assert.is(greetingFor({ greeting }), greeting.replace('{clinic}', 'Maple Street Family Clinic'), greeting);
+  }
+});
+
+test('a clinic may reword the emergency notice but not blank it or drop 911', () => {
+  assert.is(greetingFor({ emergencyNotice: 'Emergency? Hang up and call 911 now.' }),
+    'Thank you for calling Maple Street Family Clinic. Emergency? Hang up and call 911 now.');
+  for (const emergencyNotice of ['', '   ', 'If this is an emergency, please go to the nearest hospital.']) {
+    const problems = problemsOf(() => parseClinicConfig({ ...structuredClone(defaultClinicConfig()), prompts: { emergencyNotice } }, 'clinic.json'));
+    assert.is(problems.length, 1, JSON.stringify(emergencyNotice));
+    assert.match(problems[0]!, /^prompts\.emergencyNotice: must tell callers to dial 9 1 1/);
+    assert.match(problems[0]!, NOTICE, 'the message shows what to write');
+  }
+  const blank = problemsOf(() => parseClinicConfig({ ...structuredClone(defaultClinicConfig()), prompts: { goodbye: ' ' } }));
+  assert.equal(blank, ['prompts.goodbye: must not be empty; remove the key to use the default']);
 });
 
 test.run();

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isValidTimeZone, speakTime, toMinutes, WEEKDAY_NAMES, WEEKDAYS, type Weekday } from './clock.js';
-import { DEFAULT_PROMPTS } from './prompts.js';
+import { DEFAULT_PROMPTS, mentions911 } from './prompts.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a 24-hour time HH:MM');
 
@@ -64,8 +64,23 @@ export const ClinicConfigSchema = z.object({
   identification: z.object({
     maxAttempts: z.number().int().min(1).max(5).default(3),
   }).strict().prefault({}),
-  /** Text overrides by prompt key (see DEFAULT_PROMPTS); `{clinic}` is replaced by the clinic name. */
-  prompts: z.record(z.string(), z.string().min(1)).default({}),
+  /**
+   * Text overrides by prompt key (see DEFAULT_PROMPTS); `{clinic}` is replaced by the clinic name. The greeting is
+   * always followed by `emergencyNotice`, which may be reworded but must still say 9 1 1.
+   */
+  prompts: z.record(z.string(), z.string()).superRefine((prompts, ctx) => {
+    for (const [key, text] of Object.entries(prompts)) {
+      // A clinic may reword the emergency notice (it follows every greeting) but not blank it or drop the number.
+      if (key === 'emergencyNotice' && !mentions911(text)) {
+        ctx.addIssue({
+          code: 'custom', path: [key],
+          message: `must tell callers to dial 9 1 1 in an emergency, e.g. "${DEFAULT_PROMPTS.emergencyNotice}"; remove the key to use that default`,
+        });
+      } else if (text.trim() === '') {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'must not be empty; remove the key to use the default' });
+      }
+    }
+  }).default({}),
 }).strict().superRefine((clinic, ctx) => {
   const typeIds = new Set<string>();
   clinic.appointmentTypes.forEach((type, index) => {

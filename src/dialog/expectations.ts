@@ -41,7 +41,7 @@ const DANGLING_WORDS = new Set([
 ]);
 // Two-word endings that need a complement ("i want", "i'd like", "let me", "i mean").
 const DANGLING_PAIRS = new Set([
-  'i want', 'i wanted', 'i need', 'i needed', 'id like', 'would like', 'let me', 'i mean', 'i guess', 'was wondering',
+  'i want', 'i wanted', 'i need', 'i needed', 'id like', 'd like', 'would like', 'let me', 'i mean', 'was wondering',
 ]);
 // "my name is", "the number is", "date of birth was": the value is next.
 const INTRODUCING_NOUNS = new Set([
@@ -119,8 +119,8 @@ function tokensEndMidPhrase(tokens: readonly string[]): boolean {
   // "double" / "triple" need their digit; "nineteen oh" / "twenty oh" need the year's last digit.
   if (last === 'double' || last === 'triple') return true;
   if ((last === 'oh' || last === 'o') && (previous === 'nineteen' || previous === 'twenty')) return true;
-  // "january fifteenth nineteen": a year has begun after the day.
-  if (YEAR_STARTS.has(last) && yearMayFollow(tokens)) return true;
+  // "january fifteenth nineteen": a year has begun after the day ("twenty nineteen" is a whole year).
+  if (YEAR_STARTS.has(last) && !(previous !== undefined && YEAR_STARTS.has(previous)) && yearMayFollow(tokens)) return true;
   return false;
 }
 
@@ -161,8 +161,12 @@ function isBackchannelPair(tokens: readonly string[], index: number): boolean {
     ((token === 'mm' || token === 'mmm') && next === 'hmm') || (token === 'hmm' && (previous === 'mm' || previous === 'mmm'));
 }
 
-/** The tokens without fillers and requests for time ("um", "let me see", "hold on", "one second"). */
-function withoutFillers(tokens: readonly string[]): string[] {
+/**
+ * The tokens without fillers and requests for time ("um", "let me see", "hold on", "one second"). Where a date
+ * is expected, "one second" beside numbers is a date ("one second nineteen eighty" is January 2nd); in a digit
+ * string an ordinal cannot occur, so there it is always a pause.
+ */
+function withoutFillers(tokens: readonly string[], datesExpected: boolean): string[] {
   const out: string[] = [];
   let i = 0;
   outer: while (i < tokens.length) {
@@ -173,8 +177,7 @@ function withoutFillers(tokens: readonly string[]): string[] {
     }
     for (const phrase of FILLER_PHRASES) {
       if (i + phrase.length <= tokens.length && phrase.every((word, k) => tokens[i + k] === word)) {
-        // "one second" beside numbers is a date or a digit string ("one second nineteen eighty"), not a pause.
-        if (phrase[0] === 'one' && (isNumberWord(tokens[i - 1] ?? '') || isNumberWord(tokens[i + phrase.length] ?? ''))) continue;
+        if (datesExpected && phrase[0] === 'one' && (isNumberWord(tokens[i - 1] ?? '') || isNumberWord(tokens[i + phrase.length] ?? ''))) continue;
         i += phrase.length;
         continue outer;
       }
@@ -189,7 +192,7 @@ function withoutFillers(tokens: readonly string[]): string[] {
 export function assessByKind(expectation: Expectation, text: string, context: AssessContext): AnswerState {
   const tokens = tokenize(text);
   if (tokens.length === 0) return 'not-an-answer';
-  const content = withoutFillers(tokens);
+  const content = withoutFillers(tokens, expectation.kind === 'date-of-birth' || expectation.kind === 'date-time');
   // Only "um", "let me see", "hold on": the caller has the floor and is thinking, whatever the question.
   if (content.length === 0) return 'incomplete';
   if (tokensEndMidPhrase(tokens)) return 'incomplete';
@@ -247,8 +250,9 @@ function assessDob(content: readonly string[], context: AssessContext): AnswerSt
   const monthAt = content.findIndex((token) => MONTH_WORDS.has(token));
   if (parseDob(text, context.today) !== undefined) {
     if (lastGroupMayGrow(content)) return 'incomplete';
+    // A year of one digit ("oh one one five" read as 2005) or a bare century is still being said.
     const year = spokenYear(atoms, monthAt);
-    return year === '19' || year === '20' ? 'incomplete' : 'complete';
+    return year.length < 2 || year === '19' || year === '20' ? 'incomplete' : 'complete';
   }
   // Words that are neither numbers, months nor the usual lead-in ("my date of birth is"): something else.
   const numberTokens = new Set<number>();
@@ -303,9 +307,9 @@ function assessName(content: readonly string[]): AnswerState {
   while (end > start && NAME_TRAILERS.has(content[end - 1]!)) end--;
   const words = content.slice(start, end);
   if (words.length === 0) return 'incomplete';
-  if (words.some((word) => NOT_NAME_WORDS.has(word) || DIGIT_ONLY.test(word))) return 'not-an-answer';
   // Spelling it out, letter by letter.
-  if (words.every((word) => word.length === 1)) return 'incomplete';
+  if (words.every((word) => word.length === 1 && !DIGIT_ONLY.test(word))) return 'incomplete';
+  if (words.some((word) => NOT_NAME_WORDS.has(word) || isNumberWord(word))) return 'not-an-answer';
   const nameWords = words.filter((word) => word.length > 1);
   if (nameWords.length === 1) return 'incomplete';
   if (nameWords.length > 4) return 'not-an-answer';

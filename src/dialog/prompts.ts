@@ -3,7 +3,10 @@
  * (`prompts`). Placeholders in braces: `{clinic}` everywhere; the others are filled where the prompt is used.
  */
 export const DEFAULT_PROMPTS = {
-  greeting: 'Thank you for calling {clinic}. If this is a medical emergency, please hang up and dial 9 1 1.',
+  // The greeting is always followed by `emergencyNotice` (see renderGreeting): a clinic rewords either, but cannot
+  // drop the notice by overriding the greeting.
+  greeting: 'Thank you for calling {clinic}.',
+  emergencyNotice: 'If this is a medical emergency, please hang up and dial 9 1 1.',
   mainMenu: 'How can I help you today? You can book, change, or cancel an appointment, request a prescription refill, leave a message, or ask about our hours and location.',
   mainMenuShort: 'What can I help you with? For example, say book an appointment, or say office hours.',
   mainMenuKeypad: 'To book an appointment, press 1. To hear your appointments, press 2. To reschedule, press 3. To cancel, press 4. For a prescription refill, press 5. To leave a message, press 6. For hours and location, press 7. To speak with someone, press 0.',
@@ -87,10 +90,40 @@ export const DEFAULT_PROMPTS = {
 
 export type PromptKey = keyof typeof DEFAULT_PROMPTS;
 
-/** The prompt text for a key: the clinic's override or the default, with `{name}` placeholders filled. */
+/**
+ * The prompt text for a key: the clinic's override or the default, with `{name}` placeholders filled.
+ * `greeting` always comes with the emergency notice (renderGreeting), whoever asks for it.
+ */
 export function renderPrompt(key: PromptKey, overrides: Readonly<Record<string, string>>, values: Readonly<Record<string, string>>): string {
-  const template = overrides[key] ?? DEFAULT_PROMPTS[key];
+  if (key === 'greeting') return renderGreeting(overrides, values);
+  return fillTemplate(overrides[key] ?? DEFAULT_PROMPTS[key], values);
+}
+
+function fillTemplate(template: string, values: Readonly<Record<string, string>>): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+// "911", "9 1 1", "9-1-1", "nine one one": how a notice may write the number to dial.
+const DIAL_911 = /(^|[^0-9])9[\s.-]*1[\s.-]*1($|[^0-9])|\bnine[\s-]+one[\s-]+one\b/i;
+
+/** True when the text tells the caller the emergency number (911 in any common spelling). */
+export function mentions911(text: string): boolean {
+  return DIAL_911.test(text);
+}
+
+/**
+ * The greeting as callers hear it: the clinic's greeting, then the emergency notice, unless the greeting already
+ * tells callers to dial 911 (a clinic that wrote its own notice into the greeting does not hear it twice).
+ * The notice is not a clinic's to remove: parseClinicConfig refuses an `emergencyNotice` without 911.
+ */
+export function renderGreeting(overrides: Readonly<Record<string, string>>, values: Readonly<Record<string, string>>): string {
+  const greeting = fillTemplate(overrides.greeting ?? DEFAULT_PROMPTS.greeting, values).trim();
+  if (mentions911(greeting)) return greeting;
+  let notice = fillTemplate(overrides.emergencyNotice ?? DEFAULT_PROMPTS.emergencyNotice, values).trim();
+  // Defence in depth for a config that skipped validation: the caller still hears the number.
+  if (!mentions911(notice)) notice = DEFAULT_PROMPTS.emergencyNotice;
+  if (!greeting) return notice;
+  return `${/[.!?]$/.test(greeting) ? greeting : `${greeting}.`} ${notice}`;
 }
 
 /**
