@@ -109,6 +109,25 @@ test('start() sends call-start with the caller number; a say becomes a bot-reply
   assert.equal(h.replyLatencies, [], 'the greeting answers no caller input');
 });
 
+test('each new question the session asks goes upstream as an expectation frame, once', async () => {
+  let question = 1;
+  const h = harness(echoScript);
+  (h.session as DialogSession).expectation = () => ({
+    kind: 'yes-no', node: 'confirm', question, assess: () => 'complete',
+  });
+  h.stage.start();
+  await h.until(() => h.up.some((f) => f.type === 'expectation'), 'the first expectation');
+  h.final('hello');
+  await h.until(() => h.replies().length === 2, 'the second reply');
+  await sleep(5);
+  assert.is(h.up.filter((f) => f.type === 'expectation').length, 1, 'the same question is not published twice');
+  question = 2;
+  h.final('again');
+  await h.until(() => h.up.filter((f) => f.type === 'expectation').length === 2, 'the new question');
+  const last = h.up.filter((f): f is FrameOf<'expectation'> => f.type === 'expectation').at(-1)!;
+  assert.equal([last.expectation.kind, last.expectation.question], ['yes-no', 2]);
+});
+
 test('final transcripts become utterances; partials and a repeated empty final of one segment are dropped', async () => {
   const h = harness(echoScript);
   h.speechStart();

@@ -174,6 +174,41 @@ test('a sound held over the bot when a key is pressed stays swallowed after the 
   await h.pipeline.close();
 });
 
+test('the pound right after a keypad entry completed by itself is dropped: no interruption, no input', async () => {
+  const h = harness();
+  // The dialog asks for a date of birth: an eight-digit entry.
+  h.pipeline.pushUp({
+    type: 'expectation', at: h.now,
+    expectation: {
+      kind: 'date-of-birth', node: 'id-dob', question: 1, assess: () => 'not-an-answer',
+      keypadEntry: { complete: (digits) => digits.length >= 8, opensOn: (digit) => /^\d$/.test(digit) },
+    },
+  });
+  const keys = '01151985'.split('').map((digit, i): Frame => ({ type: 'dtmf', digit, at: 5000 + i * 120 }));
+  for (const key of keys) h.pipeline.pushDown(key);
+  h.botSpeaking(true); // the answer has started
+  h.pipeline.pushDown({ type: 'dtmf', digit: '#', at: 6200 });
+  assert.equal(h.down, keys, 'the entry passes on; the pound after it goes nowhere');
+  const again: Frame = { type: 'dtmf', digit: '#', at: 6500 };
+  h.pipeline.pushDown(again);
+  assert.equal(h.types().slice(keys.length), ['interruption', 'dtmf'], 'a second pound is a key like any other');
+  await h.pipeline.close();
+});
+
+test('a pound that ends an entry early, or follows an unfinished one, is passed on', async () => {
+  const h = harness();
+  h.pipeline.pushUp({
+    type: 'expectation', at: h.now,
+    expectation: {
+      kind: 'date-of-birth', node: 'id-dob', question: 1, assess: () => 'not-an-answer',
+      keypadEntry: { complete: (digits) => digits.length >= 8, opensOn: (digit) => /^\d$/.test(digit) },
+    },
+  });
+  for (const digit of '011585#') h.pipeline.pushDown({ type: 'dtmf', digit, at: 5000 });
+  assert.is(h.of('dtmf').length, 7);
+  await h.pipeline.close();
+});
+
 test('bot silent: a keypad press passes without an interruption', async () => {
   const h = harness();
   const digit: Frame = { type: 'dtmf', digit: '4', at: 5000 };
