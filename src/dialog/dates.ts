@@ -43,10 +43,18 @@ function dobWithMonthName(month: number, atoms: NumberAtom[]): [number, number, 
   return year ? [month, dayAtom.value, year] : undefined;
 }
 
+/** A run of single digits (a merged leading zero allowed) or one long numeral: read as MMDDYYYY or MMDDYY. */
+export function isKeypadStyleRun(atoms: readonly NumberAtom[]): boolean {
+  // "oh one one five eight five": the leading zero merges with the next digit, leaving five atoms.
+  const mergedZeros = atoms.filter((a) => a.digits === 2 && a.value < 10).length;
+  if (atoms.length >= 6 || (atoms.length === 5 && mergedZeros === 1)) return atoms.every((a) => a.digits <= 2);
+  return atoms.length === 1;
+}
+
 function dobFromNumbers(atoms: NumberAtom[]): [number, number, SpokenYear] | undefined {
   // A run of single digits or one long numeral: keypad style MMDDYYYY or MMDDYY.
   const digitString = atoms.map((a) => String(a.value).padStart(a.digits, '0')).join('');
-  const digitRun = atoms.length >= 6 ? atoms.every((a) => a.digits <= 2) : atoms.length === 1;
+  const digitRun = isKeypadStyleRun(atoms);
   if (digitRun && (digitString.length === 8 || digitString.length === 6)) {
     const month = Number(digitString.slice(0, 2));
     const day = Number(digitString.slice(2, 4));

@@ -7,7 +7,7 @@
  *
  * Runs on every partial: pure, synchronous, all patterns and word sets built once at load.
  */
-import { parseDob, parseSpokenDate } from './dates.js';
+import { isKeypadStyleRun, parseDob, parseSpokenDate } from './dates.js';
 import { parseName, parseYesNo } from './nlu.js';
 import { mergeLeadingZeros, numberAtoms, spokenDigits, tokenize, type NumberAtom } from './numbers.js';
 
@@ -279,8 +279,7 @@ function spokenYear(atoms: readonly NumberAtom[], monthAt: number): string {
   const asText = (list: readonly NumberAtom[]) => list.map((atom) => String(atom.value).padStart(atom.digits, '0')).join('');
   if (monthAt >= 0) return asText(atoms.filter((atom) => atom.end <= monthAt || atom.start > monthAt).slice(1));
   const all = asText(atoms);
-  const digitRun = atoms.length >= 6 ? atoms.every((atom) => atom.digits <= 2) : atoms.length === 1;
-  if (digitRun && (all.length === 8 || all.length === 6)) return all.slice(4);
+  if (isKeypadStyleRun(atoms) && (all.length === 8 || all.length === 6)) return all.slice(4);
   return asText(atoms.slice(2));
 }
 

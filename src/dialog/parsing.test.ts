@@ -22,6 +22,9 @@ const DOB_TABLE: Array<[string, string | undefined]> = [
   ['3-3-81', '1981-03-03'],
   ['03031981', '1981-03-03'],
   ['0 3 0 3 1 9 8 1', '1981-03-03'],
+  // Six digits one by one with a leading zero: the zero merges with the digit after it.
+  ['oh one one five eight five', '1985-01-15'],
+  ['zero one one five eight five', '1985-01-15'],
   ['the third of march 1981', '1981-03-03'],
   ['march 3rd 1981', '1981-03-03'],
   ['its march the third nineteen eighty one', '1981-03-03'],
