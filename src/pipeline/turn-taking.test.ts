@@ -174,9 +174,8 @@ test('a sound held over the bot when a key is pressed stays swallowed after the 
   await h.pipeline.close();
 });
 
-test('the pound right after a keypad entry completed by itself is dropped: no interruption, no input', async () => {
-  const h = harness();
-  // The dialog asks for a date of birth: an eight-digit entry.
+/** The dialog asks for a date of birth: an eight-digit keypad entry. */
+function askForDateOfBirth(h: ReturnType<typeof harness>): void {
   h.pipeline.pushUp({
     type: 'expectation', at: h.now,
     expectation: {
@@ -184,6 +183,11 @@ test('the pound right after a keypad entry completed by itself is dropped: no in
       keypadEntry: { complete: (digits) => digits.length >= 8, opensOn: (digit) => /^\d$/.test(digit) },
     },
   });
+}
+
+test('the pound right after a keypad entry completed by itself is dropped: no interruption, no input', async () => {
+  const h = harness();
+  askForDateOfBirth(h);
   const keys = '01151985'.split('').map((digit, i): Frame => ({ type: 'dtmf', digit, at: 5000 + i * 120 }));
   for (const key of keys) h.pipeline.pushDown(key);
   h.botSpeaking(true); // the answer has started
@@ -197,13 +201,7 @@ test('the pound right after a keypad entry completed by itself is dropped: no in
 
 test('a pound that ends an entry early, or follows an unfinished one, is passed on', async () => {
   const h = harness();
-  h.pipeline.pushUp({
-    type: 'expectation', at: h.now,
-    expectation: {
-      kind: 'date-of-birth', node: 'id-dob', question: 1, assess: () => 'not-an-answer',
-      keypadEntry: { complete: (digits) => digits.length >= 8, opensOn: (digit) => /^\d$/.test(digit) },
-    },
-  });
+  askForDateOfBirth(h);
   for (const digit of '011585#') h.pipeline.pushDown({ type: 'dtmf', digit, at: 5000 });
   assert.is(h.of('dtmf').length, 7);
   await h.pipeline.close();
