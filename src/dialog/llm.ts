@@ -37,6 +37,8 @@ export type AssistToolCall =
   | { name: 'end_call' };
 
 export interface AssistRequest {
+  /** The call this is for (log lines name it; it is not sent to the model). */
+  callId?: string;
   /** What the caller just said. */
   text: string;
   /** The question the caller is answering (the bot's last prompt). */
@@ -127,7 +129,7 @@ export function createLlmAssist(options: LlmAssistOptions): LanguageModelAssist 
         speak(sentences.flush());
       } catch (err) {
         if (signal.aborted) return { spoke, tools: [] };
-        options.logger?.warn({ errorName: err instanceof Error ? err.name : 'unknown', gotOutput }, 'dialog LLM request failed');
+        options.logger?.warn({ callId: request.callId, errorName: err instanceof Error ? err.name : 'unknown', gotOutput }, 'dialog LLM request failed');
         if (!gotOutput) return undefined;
         // Cut off mid-reply: keep what was said, drop tool calls that may be incomplete.
         speak(sentences.flush());

@@ -33,6 +33,7 @@ export async function askAssist(assist: LanguageModelAssist, view: AssistView, t
   }, view.fillerAfterMs);
   const spokenNow: string[] = [];
   const outcome = await assist.interpret({
+    callId: dialog.callId,
     text,
     lastPrompt: view.lastPrompt,
     history: view.history,
