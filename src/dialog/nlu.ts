@@ -141,3 +141,16 @@ export function wantsOtherTimes(text: string): boolean {
 export function normalize(text: string): string {
   return text.toLowerCase().replace(/[’']/g, ' ').replace(/[^a-z0-9 ]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
+
+export type RequestReading =
+  | { kind: 'emergency'; emergency: EmergencyKind }
+  | { kind: 'intent'; intent: Intent }
+  | { kind: 'ambiguous'; between: readonly Intent[] }
+  | { kind: 'none' };
+
+export function readRequest(text: string): RequestReading {
+  const emergency = detectEmergency(text);
+  if (emergency) return { kind: 'emergency', emergency };
+  const intent = detectIntent(text);
+  return intent ? { kind: 'intent', intent } : { kind: 'none' };
+}
