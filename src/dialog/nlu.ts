@@ -8,41 +8,109 @@ export type Intent =
   | 'book' | 'list' | 'reschedule' | 'cancel' | 'refill' | 'message' | 'hours' | 'address' | 'directions'
   | 'operator' | 'repeat' | 'help' | 'back' | 'goodbye' | 'main-menu';
 
-/** Ordered: the first matching rule wins, so specific phrasings come before general ones. */
-export const INTENT_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
-  { intent: 'message', pattern: /\b(call me back|callback|call back|leave a (message|note)|message for|take a message|(ring|phone|call) me( back)?|get back to me)\b/ },
-  { intent: 'operator', pattern: /\b(operator|representative|receptionist|front desk|real person|live person|human|agent|transfer me|connect me|(talk|speak|speaking) (to|with) (a |an |the )?(person|someone|somebody|staff|staff member|nurse|doctor|anyone|anybody))\b/ },
-  { intent: 'repeat', pattern: /\b(repeat|say (that|it) again|come again|pardon|what did you say|didn ?t (hear|catch) (that|you)|one more time)\b/ },
-  { intent: 'help', pattern: /^(help|help me|what can i (say|do)|options|menu options|i don ?t know what to (say|do))$|\bwhat are (my|the) options\b/ },
+/**
+ * Ordered: the first matching rule wins, so specific phrasings come before general ones. The patterns read
+ * `canonical(text)`: contractions spelled out ("can't", "cant" -> "cannot"; "i'm" -> "i am") and common
+ * misrecognitions mended ("a point meant" -> "appointment"), so each rule says a phrase once.
+ */
+const NAVIGATION_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
+  { intent: 'operator', pattern: /\b(operator|representative|receptionist|front desk|reception|(real|live|actual) (person|human)|human( being)?|agent|transfer me|put me through|connect me|(talk|speak|speaking) (to|with) (a |an |the )?(person|someone|somebody|staff|staff member|nurse|doctor|anyone|anybody)|(a person|someone|somebody|anyone) i can (talk|speak) to)\b/ },
+  { intent: 'repeat', pattern: /\b(repeat(?! (prescription|script|medication|meds))|say (that|it) again|come again|pardon|what did you say|did not (hear|catch) (that|you)|one more time)\b/ },
+  { intent: 'help', pattern: /^(help|help me|what can i (say|do)|options|menu options|i do not know what to (say|do))$|\bwhat are (my|the) options\b/ },
   { intent: 'back', pattern: /\b(go back|back up|previous( menu| question)?|undo)\b|^back$/ },
   { intent: 'main-menu', pattern: /\b(start over|main menu|start again|from the (top|beginning))\b/ },
-  { intent: 'reschedule', pattern: /\b(re ?schedul\w*|move|change|push back|switch|different (day|time))\b.*\b(appointment|visit|booking|it|time|day)\b|\breschedul\w*/ },
-  // "I'm not going to be able to come on Thursday": the caller cannot keep an appointment (not a new booking).
-  { intent: 'cancel', pattern: /\b(cancel\w*|call off|can ?t make it|won ?t make it|not (be )?able to make it|(not|never) (going to|gonna) (be able to )?(come|make it|attend)|(not|won ?t) be able to (come|make it|attend)|unable to (come|make it|attend)|can ?t (come|attend) (to|in for) (my|the|our) (appointment|visit))\b/ },
-  { intent: 'refill', pattern: /\b(refill|re fill|prescription|medication|medicine|meds|pharmacy|renew|(run|ran|running) (out|low)( of| on)?)\b/ },
-  { intent: 'list', pattern: /\b(when is my|when ?s my|what time is my|do i have (an|any)|my (upcoming|next|scheduled) (appointment|visit)s?|check (on )?my appointment|confirm my appointment|list|hear my appointments?|what (appointments|visits) (have|do) i|(have i|do i have|i have) (got )?(anything|any (appointments?|visits?)|an appointment) (booked|scheduled|coming up|lined up)|am i booked)\b/ },
-  { intent: 'book', pattern: /\b(book|schedule|make|set up|need|want|get|see|come in|appointment|visit|check ?up|physical|sick)\b.*\b(appointment|visit|doctor|check ?up|physical|in|seen|someone|provider)\b|\b(book|schedule|new appointment|make an appointment)\b/ },
-  { intent: 'message', pattern: /\b(message|call me back|callback|call back|speak to (a |the )?nurse|question for|talk to my doctor|leave a note)\b/ },
-  { intent: 'directions', pattern: /\b(directions?|how (do|can) i get|parking|park|find you|get there)\b/ },
-  { intent: 'address', pattern: /\b(address|where are you|where is the (clinic|office)|location|located)\b/ },
-  { intent: 'hours', pattern: /\b(hours|open|close|closing|opening)\b|\bwhat time do you\b/ },
-  { intent: 'goodbye', pattern: /\b(bye|goodbye|that ?s all|that is all|that ?s it|nothing else|i ?m (all )?(set|done|good)|no thanks?( you)?|hang up)\b/ },
 ];
 
+const CLINIC_INFO_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
+  { intent: 'hours', pattern: /\b(hours|what time (do|does|will) (you|the \w+)( guys)? (open|close|shut)|(when|until when|till when) (do|does|will|are) (you|the \w+)( guys)? (open|close|shut)|(are|is) (you|the (clinic|office|practice)|it)( guys)? (open|closed)|how (late|early) (are|do|does) (you|the \w+)|until what time|what days (are|do) you|open (on|over|late|early|today|tomorrow|tonight|right now|weekends|saturdays?|sundays?))\b/ },
+  { intent: 'directions', pattern: /\b(directions?|how (do|can|would|should) (i|we) (get|find|reach|go)|best way to (get|go)|get (there|to you|to the (clinic|office|building))|park|parking|find (you|the (clinic|office|building|entrance|place))|which (entrance|door|floor)|what (bus|train|floor)|by (bus|train|subway)|i am lost)\b/ },
+  { intent: 'address', pattern: /\b(address|where (are|is) (you|the (clinic|office|practice))|where are you( guys)?|location|located|what street|zip ?code|postcode|based)\b/ },
+];
+
+const TASK_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
+  // A call back or a message for staff, whatever it is about ("call me about my refill").
+  { intent: 'message', pattern: /\b(call (me|us) back|callback|call back|(call|ring|phone) (me|us)|give (me|us) a (call|ring|buzz)|get back to (me|us)|leave (a|an) (message|note|voicemail)|take a message|pass (on )?a message|message for|let (the )?(doctor|nurse)( \w+)? know|tell (the )?(doctor|nurse)( \w+)? (i|that)|returning (a|your|the doctor|the nurse) ?call)\b/ },
+  // Questions the clinic answers by calling back: results and questions for the doctor or nurse.
+  { intent: 'message', pattern: /\b(questions? for|ask (the|a|my) (nurse|doctor|provider)|speak to (a |the )?nurse|talk to my doctor|(test|lab|blood|x ray|mri|scan|monitor) (results?|work)|results|lab work|blood work|labs)\b/ },
+  { intent: 'refill', pattern: /\b(refill\w*|prescri\w*|script|renew\w*|pharmac(y|ies)|medication|medicines?|meds|pills|inhaler|insulin|birth control|antidepressants?|blood thinners?|epipen|(more|run|ran|running|almost|low) (out )?(of|on) (my|his|her|the)|out of (my|his|her) \w+|down to (my|his|her) last|call in (my|his|her|a|the))\b/ },
+  { intent: 'reschedule', pattern: /\b(re ?schedul\w*|re ?book\w*|postpone\w*|rearrange\w*|(move|moving|change|changing|switch|swap|bump|shift|push)( \w+){0,3}? (appointment|visit|booking|it|time|date|day|checkup|check up|physical|follow up|back|forward)|(different|another|new|other|later|earlier) (day|time|date|slot|one)|(later|earlier) (in the (week|day|month|morning|afternoon)|that day|the same day)|instead)\b/ },
+  { intent: 'cancel', pattern: /\b(cancel\w*|call off|calling off|(cannot|could not|will not|not going to|not able to|unable to|not be able to)( be able to)? (make|come|attend|be there|be in)|(will not|not) be (coming|attending|there)|(am|are|is) not coming|(no longer|do not|does not) need (the|my|our|this|that|his|her) (\w+ )?(appointment|visit)|(no longer|do not) need to (come|be seen)|(drop|scratch|remove|delete|get rid of) (my|the|that|this|our|his|her) (\w+ )?(appointment|visit|booking|checkup|one)|take (me|us|him|her) off (the|your) (schedule|books|list|calendar))\b/ },
+  { intent: 'list', pattern: /\b((when|what time|what day|what date|which day|which date|which doctor|who) (is|was|are|am|will) (my|i)|do i (still )?have (an?|any|anything|something)|have i got (an?|any|anything)|(what|which|how many) (appointments|visits|bookings)|am i (booked|scheduled|down|on the (books|schedule|list)|in for)|(have|got) me (down|booked|scheduled|in)|on the (books|schedule|calendar) for me|reminder|is (my|the) (\w+ )?(appointment|visit) still|(forgot|forget|remember|lost track of|not sure|unsure) (when|what time|what day|the time|the date))\b|\b(confirm\w*|verify|double check|check|look up|pull up|remind me|read( me)?|tell me|hear)\b.*\b(appointments?|visits?|booking|booked|scheduled|when|what time)\b/ },
+  { intent: 'book', pattern: /\b(book|schedule|make|set up|arrange|need|want|like|get|request|looking for)( \w+){0,3}? (an?|new|another) (\w+ ){0,2}(appointment|visit|booking)\b|\b(book|schedule) (me|us|him|her|my|an?|in|it|for|something)\b|\b(to|can i|could i|can you|please|i will) (book|schedule)\b|\b(see|seeing) (a|the|my|doctor|someone|somebody|anyone|anybody|a nurse|the nurse)\b|\bbe seen\b|\b(get|have) (it|this|that|them|him|her|me|my \w+) (looked at|checked|seen)\b|\b(get|fit|squeeze|put|book) ((me|us|him|her|them|my \w+) )?in\b|\bcome in\b|\b(openings?|availab\w*|slots?|(anything|something) (open|free)|(doctor|nurse|practitioner|anyone|someone|somebody)( \w+)? (free|available)|earliest)\b|\b(physicals?|check ?ups?|annual (exam|physical|visit|check)|exam|(flu|tetanus|covid|booster) (shot|jab|vaccine)|shots|vaccin\w*|immuni[sz]\w*|well (child|baby|woman) (visit|check)|follow up|blood pressure check|new patient|sick visit)\b/ },
+  { intent: 'goodbye', pattern: /\b(bye|goodbye|that is (all|it|everything)|that will be all|nothing (else|more)|i am (all )?(set|done|good)|no thanks?( you)?|hang up|have a (good|nice|great) (day|one|afternoon|evening))\b/ },
+];
+
+/** Used only when nothing clearer matched and the caller does not point at an appointment they already have. */
+const FALLBACK_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
+  { intent: 'message', pattern: /\b(questions?|message|referral|note for)\b/ },
+  { intent: 'book', pattern: /\b(appointments?|visit|doctor|sick)\b/ },
+];
+
+/** Every rule in the order readRequest tries them (navigation, clinic facts, tasks, fallbacks). */
+export const INTENT_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
+  ...NAVIGATION_RULES, ...CLINIC_INFO_RULES, ...TASK_RULES, ...FALLBACK_RULES,
+];
+
+/** An appointment the caller already has ("my appointment", "i have an appointment on friday"). */
+const EXISTING_APPOINTMENT = /\b(my|our|his|her|their|the|this|that) (\w+ )?(upcoming |next |scheduled )?(appointment|visit|booking)s?\b|\b(i|we|he|she) (have|had|has|got|booked|made) (an?|one) (\w+ )?(appointment|visit)\b/;
+
+/** Task intents: the ones a caller can ask for two of at once ("a refill and a checkup"). */
+const TASKS: ReadonlySet<Intent> = new Set(['book', 'list', 'reschedule', 'cancel', 'refill', 'message']);
+
+export type RequestReading =
+  | { kind: 'emergency'; emergency: EmergencyKind }
+  | { kind: 'intent'; intent: Intent }
+  | { kind: 'ambiguous'; between: readonly Intent[] }  // 2-3 candidate intents, most likely first
+  | { kind: 'none' };
+
+const firstMatch = (rules: ReadonlyArray<{ intent: Intent; pattern: RegExp }>, text: string): Intent | undefined =>
+  rules.find((rule) => rule.pattern.test(text))?.intent;
+
+/**
+ * What a caller's request is: an emergency first (whatever else they say), then a task or a clinic question.
+ * Two different tasks joined by "and" (or an existing appointment with nothing said about it) are 'ambiguous',
+ * so the caller is asked which they mean instead of being sent down one guess.
+ */
+export function readRequest(text: string): RequestReading {
+  const emergency = detectEmergency(text);
+  if (emergency) return { kind: 'emergency', emergency };
+  const words = canonical(text);
+  if (!words) return { kind: 'none' };
+  const direct = firstMatch(NAVIGATION_RULES, words) ?? firstMatch(CLINIC_INFO_RULES, words);
+  if (direct) return { kind: 'intent', intent: direct };
+  const tasks = [...new Set(words.split(/\b(?:and also|and then|and|also|plus)\b/).map((clause) => firstMatch(TASK_RULES, clause.trim())).filter((intent): intent is Intent => intent !== undefined))];
+  const combined = combineTasks(tasks, words);
+  if (combined) return combined;
+  if (EXISTING_APPOINTMENT.test(words)) return { kind: 'ambiguous', between: ['list', 'reschedule', 'cancel'] };
+  const fallback = firstMatch(FALLBACK_RULES, words);
+  return fallback ? { kind: 'intent', intent: fallback } : { kind: 'none' };
+}
+
+/** One reading from the tasks found clause by clause: some pairs are one request ("cancel and rebook" is a move). */
+function combineTasks(found: readonly Intent[], words: string): RequestReading | undefined {
+  let tasks = found.filter((intent) => intent !== 'goodbye' || found.length === 1);
+  if (tasks.length === 0) return undefined;
+  if (tasks.includes('cancel') && (tasks.includes('book') || tasks.includes('reschedule'))) tasks = ['reschedule', ...tasks.filter((t) => t !== 'cancel' && t !== 'book' && t !== 'reschedule')];
+  // Looking an appointment up before acting on it is part of the same request.
+  if (tasks.includes('list') && tasks.some((t) => t === 'reschedule' || t === 'cancel')) tasks = tasks.filter((t) => t !== 'list');
+  if (tasks.length === 1) return { kind: 'intent', intent: tasks[0]! };
+  const real = tasks.filter((t) => TASKS.has(t));
+  if (real.length < 2) return { kind: 'intent', intent: firstMatch(TASK_RULES, words) ?? tasks[0]! };
+  return { kind: 'ambiguous', between: real.slice(0, 3) };
+}
+
 export function detectIntent(text: string): Intent | undefined {
-  const normalized = normalize(text);
-  if (!normalized) return undefined;
-  for (const rule of INTENT_RULES) if (rule.pattern.test(normalized)) return rule.intent;
-  return undefined;
+  const reading = readRequest(text);
+  return reading.kind === 'intent' ? reading.intent : undefined;
 }
 
 /** The global commands that work in every state. */
 export type GlobalCommand = 'operator' | 'repeat' | 'help' | 'back' | 'main-menu';
 
 export function detectGlobalCommand(text: string): GlobalCommand | undefined {
-  const normalized = normalize(text);
+  const words = canonical(text);
   for (const rule of INTENT_RULES) {
-    if (rule.pattern.test(normalized)) {
+    if (rule.pattern.test(words)) {
       return ['operator', 'repeat', 'help', 'back', 'main-menu'].includes(rule.intent) ? rule.intent as GlobalCommand : undefined;
     }
   }
@@ -51,29 +119,64 @@ export function detectGlobalCommand(text: string): GlobalCommand | undefined {
 
 export type EmergencyKind = 'medical' | 'crisis';
 
-const CRISIS = /\b(suicid\w*|kill(ing)? myself|end (my|it all)|take my (own )?life|want to die|wanna die|hurt(ing)? myself|harm(ing)? myself|self harm|overdos\w*)\b/;
-const MEDICAL = /\b(chest (pain|pains|hurts|pressure|tightness)|chess pain|heart attack|can ?t breathe?|cannot breathe?|can not breathe?|couldn ?t breathe?|trouble breathing|short(ness)? of breath|not breathing|stopped breathing|choking|stroke|face (is )?drooping|slurr\w* (speech|words)|unconscious|passed out|not responding|unresponsive|seizure|bleeding (a lot|badly|heavily|won ?t stop)|severe bleeding|anaphyla\w*|allergic reaction|throat (is )?closing|emergency|dying)\b/;
+/** Suicidal or self-harm intent, said outright or around the edges ("i don't want to be here anymore"). */
+const CRISIS = /\b(suicid\w*|kill(ing)? (myself|himself|herself|themselves|themself)|(end|ending|take|taking) (my|his|her|their) (own )?life|(end|ending) (it|it all|everything|things)|wants? to die|just want to die|(wish|wished) (i|he|she) (was|were) dead|better off (dead|without me)|(do not|does not|not) (really )?want to (be alive|live|be here|be around|wake up|go on|exist)|(no|not any) (point|reason) (in |to )?(living|going on|being alive|live)|not worth living|cannot go on|(do not|not) see the point (of|in) (going on|living|life)|never wake up|(nobody|no one) would (miss|care about) me|(hurt|harm|cut|cutting|harming|hurting) (myself|himself|herself)|self harm\w*|jump (off|from) (a|the) (bridge|building|roof)|overdose on purpose|(going|want|wants|plan|planning) to overdose|i (took|have taken|just took) an overdose|i overdosed|take all (of )?(my|his|her) (pills|tablets|meds|medication)|done with (life|living))\b/;
+const MEDICAL = new RegExp([
+  // heart
+  /chest (pain|pains|hurts|hurting|pressure|tightness|is (\w+ )?tight|feels (\w+ )?(tight|heavy))|chess pain|(pain|pressure|tightness) (in|on) (my|his|her) chest|clutching (my|his|her) chest|crushing|heart attack|cardiac arrest/.source,
+  // breathing, choking, swelling
+  /(cannot|could not|can barely|unable to|struggling to|hard to|trouble|difficulty|having a hard time) (\w+ )?(breath\w*|catch (my|his|her|their) breath|get (any )?air)|(not|stopped|is not) breathing|gasping|short(ness)? of breath|turning (blue|purple|grey|gray)|(lips|face) (are |is )?(going|turning) blue|going blue|choking|throat (is )?(closing|swelling|swollen)|(tongue|lips|face|throat|mouth|eyes) (\w+ )?(swelling|swollen|is swelling|are swelling)|swelling up|anaphyla\w*|allergic reaction/.source,
+  // stroke
+  /stroke|droop\w*|slurr\w*|cannot (lift|move|feel) (my|his|her) (arm|leg|face|side)|cannot (speak|talk)( properly| clearly)?(?! to| with)/.source,
+  // consciousness
+  /collaps\w*|unconscious|unresponsive|not (responding|responsive)|passed out|fainted|blacked out|(will not|cannot|is not|not) (wake|waking) up|not moving|lifeless|no pulse|(he|she|i) is dying|(i am|he is|she is) dying(?! to)/.source,
+  // seizure
+  /seiz\w*|convuls\w*|having a fit|fitting/.source,
+  // bleeding
+  /bleeding (\w+ ){0,2}(a lot|badly|bad|heavily|profusely|everywhere|non stop)|bleeding (and )?(it )?(will not|does not|is not going to) stop|(will not|cannot|does not|not) stop bleeding|blood everywhere|lot of blood|losing (a lot of )?blood|severe bleeding|bleeding out|hemorrhag\w*/.source,
+  // overdose, help now
+  /overdos\w*|(this is|it is|i have|we have|there is|having) an? (medical )?emergency|medical emergency|ambulance|9 1 1|911|nine one one/.source,
+].map((source) => `(?:${source})`).join('|'), '');
+const MEDICAL_WORDS = new RegExp(`\\b(${MEDICAL.source})\\b`);
 // Swallowed too much of something (an overdose or a poisoning, often a child's): poison control and 911 at once.
-const INGESTION = /\b((whole|entire|full) (bottle|pack|packet|box|container) of|bottle of|handful of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the)) (\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medication|medications)\b|\bpoison\w*\b|\b(swallowed|drank|drunk|ate) (some |a |the )?(bleach|detergent|cleaner|battery|batteries|antifreeze|chemicals?|pills|tablets)\b/;
-const NEGATED = /\b(no|not|don ?t have|without|never had|isn ?t|not having)\s+(\w+\s+)?$/;
+const INGESTION = /\b((whole|entire|full) (bottle|pack|packet|box|container) of|bottle of|handful of|(a bunch|lots|a lot|loads) of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the)) (\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medication|medications|oxycodone|opioids|painkillers)\b|\bpoison\w*\b|\b(swallowed|drank|drunk|ate) (some |a |the )?(bleach|detergent|cleaner|battery|batteries|antifreeze|chemicals?|pills|tablets)\b/;
+/** "no chest pain", "i am not suicidal", "not having any trouble breathing": the words are denied. */
+const NEGATED = /\b(no|not|never|without|denies|do not have|does not have|is not|am not|not having)( \w+){0,2} $/;
+/** "had a stroke last year", "history of seizures": a past event, not one happening now (unless "just had"). */
+const IN_THE_PAST_BEFORE = /\b((?<!just )(had|has had|have had)|history of|after|since)( (a|an|his|her|my|some|the|mild|minor|small))? $/;
+const IN_THE_PAST_AFTER = /^ (\w+ )?(last|ago|a while|years?|months?|in the past|before|when)\b/;
+/** "seizure medication", "chest pain pills": the words name a condition the request is about. */
+const ABOUT_A_CONDITION = /^ (\w+ )?(medications?|meds|medicine|pills|tablets|drugs?|prescriptions?|x ray|results?|tests?|scan|follow up|appointment|check ?up|specialist|doctor|clinic|history|monitor|plan|condition|problems?)\b/;
 
-/** Emergency words anywhere in the text ("chest pain", "can't breathe", "suicidal", ...). Simple negations are respected. */
-export function detectEmergency(text: string): EmergencyKind | undefined {
-  const normalized = normalize(text);
-  for (const [kind, pattern] of [['crisis', CRISIS], ['medical', MEDICAL], ['medical', INGESTION]] as const) {
-    const match = pattern.exec(normalized);
-    if (match && !NEGATED.test(normalized.slice(0, match.index))) return kind;
+function firstLiveMatch(pattern: RegExp, words: string): boolean {
+  const global = new RegExp(pattern.source, 'g');
+  for (let match = global.exec(words); match; match = global.exec(words)) {
+    const before = words.slice(0, match.index);
+    const after = words.slice(match.index + match[0].length);
+    if (match[0].length === 0) { global.lastIndex++; continue; }
+    if (NEGATED.test(before) || IN_THE_PAST_BEFORE.test(before) || IN_THE_PAST_AFTER.test(after) || ABOUT_A_CONDITION.test(after)) continue;
+    return true;
   }
+  return false;
+}
+
+/** Emergency words anywhere in the text ("chest pain", "can't breathe", "suicidal", ...). Negations and past events are respected. */
+export function detectEmergency(text: string): EmergencyKind | undefined {
+  const words = canonical(text);
+  if (firstLiveMatch(CRISIS, words)) return 'crisis';
+  if (firstLiveMatch(MEDICAL_WORDS, words) || firstLiveMatch(INGESTION, words)) return 'medical';
   return undefined;
 }
 
-const YES = /^(yes|yeah|yea|yep|yup|ya|yah|sure|correct|right|that ?s right|that ?s correct|thats right|ok|okay|alright|all right|please|please do|go ahead|do it|book it|absolutely|definitely|of course|sounds good|that works|perfect|affirmative|uh huh|mm hmm|i do|it is|that ?s me|it ?s me|yes please|confirm|confirmed|true)\b/;
-const NO = /^(no|nope|nah|not really|negative|wrong|incorrect|that ?s wrong|that ?s not right|don ?t|do not|not that|neither|none|nothing|no thanks|no thank you|never mind|nevermind|not now|i don ?t|it ?s not|that ?s not)\b/;
-const UNSURE = /\b(not sure|don ?t know|dunno|maybe)\b/;
+const YES = /^(yes|yeah|yea|yep|yup|ya|yah|sure|correct|right|that ?s right|that ?s correct|thats right|that is correct|ok|okay|alright|all right|please|please do|go ahead|do it|book it|absolutely|definitely|of course|sounds good|that works|perfect|affirmative|uh huh|mm hmm|i do|it is|that ?s me|it ?s me|yes please|confirm|confirmed|true|i guess( so)?|i think so|i believe so|that ?s fine|that is fine|fine|that ?d be (great|good|perfect|fine)|that would be (great|good|perfect|fine)|great)\b/;
+const NO = /^(no|nope|nah|not really|negative|wrong|incorrect|that ?s wrong|that ?s not right|that ?s incorrect|that is (wrong|incorrect|not right)|don ?t|do not|not that|neither|none|nothing|no thanks|no thank you|never mind|nevermind|not now|not quite|i don ?t|it ?s not|that ?s not)\b/;
+const UNSURE = /\b(not sure|not certain|don ?t know|don ?t remember|dunno|maybe|possibly|perhaps)\b|^(wait|hold on|one (second|sec|moment|minute)|just a (second|sec|moment|minute)|let me (check|see|think))\b/;
+/** Sounds and words a reply may start with before its yes or no ("uh yeah", "mm no", "actually no"). */
+const LEADING_FILLER = /^((uh|um|er|erm|oh|ah|well|hmm|mm|so|actually)\s+(?!huh|hmm))+/;
 
 /** yes / no variants at the start of the reply ("yeah that's right", "no, tuesday"). */
 export function parseYesNo(text: string): 'yes' | 'no' | undefined {
-  const normalized = normalize(text).replace(/^(uh|um|er|oh|well|hmm)\s+(?!huh)/, '');
+  const normalized = normalize(text).replace(LEADING_FILLER, '');
   if (UNSURE.test(normalized)) return undefined;
   if (NO.test(normalized)) return 'no';
   if (YES.test(normalized)) return 'yes';
@@ -82,7 +185,7 @@ export function parseYesNo(text: string): 'yes' | 'no' | undefined {
 
 /** The rest of a reply after a leading yes/no ("no, tuesday" -> "tuesday"), for corrections. */
 export function afterYesNo(text: string): string {
-  const normalized = normalize(text).replace(/^(uh|um|er|oh|well|hmm)\s+(?!huh)/, '');
+  const normalized = normalize(text).replace(LEADING_FILLER, '');
   const match = NO.exec(normalized) ?? YES.exec(normalized);
   const rest = match ? normalized.slice(match[0].length) : normalized;
   return rest.replace(/^\s*(i said|i meant|i mean|make it|rather|instead|actually|it ?s|how about|what about)\b/, '').trim();
@@ -142,15 +245,31 @@ export function normalize(text: string): string {
   return text.toLowerCase().replace(/[’']/g, ' ').replace(/[^a-z0-9 ]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
-export type RequestReading =
-  | { kind: 'emergency'; emergency: EmergencyKind }
-  | { kind: 'intent'; intent: Intent }
-  | { kind: 'ambiguous'; between: readonly Intent[] }
-  | { kind: 'none' };
 
-export function readRequest(text: string): RequestReading {
-  const emergency = detectEmergency(text);
-  if (emergency) return { kind: 'emergency', emergency };
-  const intent = detectIntent(text);
-  return intent ? { kind: 'intent', intent } : { kind: 'none' };
+/** Recognizer slips and spellings that mean one thing, mended before the rules read the text. */
+const MISHEARD: ReadonlyArray<[RegExp, string]> = [
+  [/\b(a point meant|a pointment|apointment|appoint ment|appoint mint|apartment|appt)(s?)\b/g, 'appointment$2'],
+  [/\b(docter|doctr|docta|dr)\b/g, 'doctor'],
+  [/\b(perscription|prescripshun|subscription)(s?)\b/g, 'prescription$2'],
+  [/\bre fil(l?)(\w*)/g, 'refill$2'],
+  [/\brefil\b/g, 'refill'],
+  [/\bre ?schedual\w*/g, 'reschedule'],
+  [/\bcancle\w*/g, 'cancel'],
+];
+/** Contractions, with or without the apostrophe the recognizer may have dropped ("cant", "can t"). */
+const CONTRACTIONS: ReadonlyArray<[RegExp, string]> = [
+  [/\b(can ?t|can not)\b/g, 'cannot'], [/\bwon ?t\b/g, 'will not'],
+  [/\b(do|does|did|is|are|was|were|could|would|should|has|have|had|need|must)n ?t\b/g, '$1 not'],
+  [/\bi ?m\b/g, 'i am'], [/\bi ?ve\b/g, 'i have'], [/\bi ?d\b/g, 'i would'], [/\bi ll\b/g, 'i will'],
+  [/\b(you|they) ?re\b/g, '$1 are'], [/\bwe re\b/g, 'we are'], [/\b(he|she|it|that|what|there|where|when|who|how) ?s\b/g, '$1 is'],
+  [/\bthat ?d\b/g, 'that would'], [/\blet s\b/g, 'let us'],
+  [/\bgonna\b/g, 'going to'], [/\bwanna\b/g, 'want to'], [/\bgotta\b/g, 'got to'],
+  [/ s\b/g, ''], // a possessive whose apostrophe became a space ("my son s visit")
+];
+
+/** normalize, then contractions spelled out and misrecognitions mended: the text the rule tables read. */
+export function canonical(text: string): string {
+  let words = normalize(text);
+  for (const [pattern, replacement] of [...MISHEARD, ...CONTRACTIONS]) words = words.replace(pattern, replacement);
+  return words.replace(/\s+/g, ' ').trim();
 }
