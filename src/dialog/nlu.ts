@@ -8,42 +8,110 @@ export type Intent =
   | 'book' | 'list' | 'reschedule' | 'cancel' | 'refill' | 'message' | 'hours' | 'address' | 'directions'
   | 'operator' | 'repeat' | 'help' | 'back' | 'goodbye' | 'main-menu';
 
+/** A rule pattern from readable alternatives, each matched as whole words. */
+function anyOf(...alternatives: readonly string[]): RegExp {
+  return new RegExp(`\\b(?:${alternatives.join('|')})\\b`);
+}
+
+type Rule = { intent: Intent; pattern: RegExp };
+
 /**
  * Ordered: the first matching rule wins, so specific phrasings come before general ones. The patterns read
  * `canonical(text)`: contractions spelled out ("can't", "cant" -> "cannot"; "i'm" -> "i am") and common
  * misrecognitions mended ("a point meant" -> "appointment"), so each rule says a phrase once.
  */
-const NAVIGATION_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
-  { intent: 'operator', pattern: /\b(operator|representative|receptionist|front desk|reception|(real|live|actual) (person|human)|human( being)?|agent|transfer me|put me through|connect me|(talk|speak|speaking) (to|with) (a |an |the )?(person|someone|somebody|staff|staff member|nurse|doctor|anyone|anybody)|(a person|someone|somebody|anyone) i can (talk|speak) to)\b/ },
-  { intent: 'repeat', pattern: /\b(repeat(?! (prescription|script|medication|meds))|say (that|it) again|come again|pardon|what did you say|did not (hear|catch) (that|you)|one more time)\b/ },
+const NAVIGATION_RULES: readonly Rule[] = [
+  { intent: 'operator', pattern: anyOf(
+    'operator', 'representative', 'receptionist', 'front desk', 'reception', 'agent', 'human( being)?',
+    '(real|live|actual) (person|human)', 'transfer me', 'put me through', 'connect me',
+    '(talk|speak|speaking) (to|with) (a |an |the )?(person|someone|somebody|staff|staff member|nurse|doctor|anyone|anybody)',
+    '(a person|someone|somebody|anyone) i can (talk|speak) to') },
+  { intent: 'repeat', pattern: anyOf(
+    'repeat(?! (prescription|script|medication|meds))', 'say (that|it) again', 'come again', 'pardon', 'what did you say',
+    'did not (hear|catch) (that|you)', 'one more time') },
   { intent: 'help', pattern: /^(help|help me|what can i (say|do)|options|menu options|i do not know what to (say|do))$|\bwhat are (my|the) options\b/ },
   { intent: 'back', pattern: /\b(go back|back up|previous( menu| question)?|undo)\b|^back$/ },
-  { intent: 'main-menu', pattern: /\b(start over|main menu|start again|from the (top|beginning))\b/ },
+  { intent: 'main-menu', pattern: anyOf('start over', 'main menu', 'start again', 'from the (top|beginning)') },
 ];
 
-const CLINIC_INFO_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
-  { intent: 'hours', pattern: /\b(hours|what time (do|does|will) (you|the \w+)( guys)? (open|close|shut)|(when|until when|till when) (do|does|will|are) (you|the \w+)( guys)? (open|close|shut)|(are|is) (you|the (clinic|office|practice)|it)( guys)? (open|closed)|how (late|early) (are|do|does) (you|the \w+)|until what time|what days (are|do) you|open (on|over|late|early|today|tomorrow|tonight|right now|weekends|saturdays?|sundays?))\b/ },
-  { intent: 'directions', pattern: /\b(directions?|how (do|can|would|should) (i|we) (get|find|reach|go)|best way to (get|go)|get (there|to you|to the (clinic|office|building))|park|parking|find (you|the (clinic|office|building|entrance|place))|which (entrance|door|floor)|what (bus|train|floor)|by (bus|train|subway)|i am lost)\b/ },
-  { intent: 'address', pattern: /\b(address|where (are|is) (you|the (clinic|office|practice))|where are you( guys)?|location|located|what street|zip ?code|postcode|based)\b/ },
+const CLINIC_INFO_RULES: readonly Rule[] = [
+  { intent: 'hours', pattern: anyOf(
+    'hours', 'until what time', 'what days (are|do) you',
+    '(what time|when|until when|till when) (do|does|will|are) (you|the \\w+)( guys)? (open|close|shut)',
+    '(are|is) (you|the (clinic|office|practice)|it)( guys)? (open|closed)', 'how (late|early) (are|do|does) (you|the \\w+)',
+    'open (on|over|late|early|today|tomorrow|tonight|right now|weekends|saturdays?|sundays?)') },
+  { intent: 'directions', pattern: anyOf(
+    'directions?', 'how (do|can|would|should) (i|we) (get|find|reach|go)', 'best way to (get|go)', 'how far',
+    'get (there|to you|to the (clinic|office|building))', 'park', 'parking', 'entrance',
+    'find (you|the (clinic|office|building|place))', 'which (door|floor)', 'what (bus|train|floor)', 'by (bus|train|subway)',
+    'i am lost') },
+  { intent: 'address', pattern: anyOf(
+    'address', 'where (are|is) (you|(the|your) (clinic|office|practice|building))', 'location', 'located',
+    '(what|which) street', 'zip ?code', 'postcode', 'based') },
 ];
 
-const TASK_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
+const TASK_RULES: readonly Rule[] = [
   // A call back or a message for staff, whatever it is about ("call me about my refill").
-  { intent: 'message', pattern: /\b(call (me|us) back|callback|call back|(call|ring|phone) (me|us)|give (me|us) a (call|ring|buzz)|get back to (me|us)|leave (a|an) (message|note|voicemail)|take a message|pass (on )?a message|message for|let (the )?(doctor|nurse)( \w+)? know|tell (the )?(doctor|nurse)( \w+)? (i|that)|returning (a|your|the doctor|the nurse) ?call)\b/ },
-  // Questions the clinic answers by calling back: results and questions for the doctor or nurse.
-  { intent: 'message', pattern: /\b(questions? for|ask (the|a|my) (nurse|doctor|provider)|speak to (a |the )?nurse|talk to my doctor|(test|lab|blood|x ray|mri|scan|monitor) (results?|work)|results|lab work|blood work|labs)\b/ },
-  { intent: 'refill', pattern: /\b(refill\w*|prescri\w*|script|renew\w*|pharmac(y|ies)|medication|medicines?|meds|pills|inhaler|insulin|birth control|antidepressants?|blood thinners?|epipen|(more|run|ran|running|almost|low) (out )?(of|on) (my|his|her|the)|out of (my|his|her) \w+|down to (my|his|her) last|call in (my|his|her|a|the))\b/ },
-  { intent: 'reschedule', pattern: /\b(re ?schedul\w*|re ?book\w*|postpone\w*|rearrange\w*|(move|moving|change|changing|switch|swap|bump|shift|push)( \w+){0,3}? (appointment|visit|booking|it|time|date|day|checkup|check up|physical|follow up|back|forward)|(different|another|new|other|later|earlier) (day|time|date|slot|one)|(later|earlier) (in the (week|day|month|morning|afternoon)|that day|the same day)|instead)\b/ },
-  { intent: 'cancel', pattern: /\b(cancel\w*|call off|calling off|(cannot|could not|will not|not going to|not able to|unable to|not be able to)( be able to)? (make|come|attend|be there|be in)|(will not|not) be (coming|attending|there)|(am|are|is) not coming|(no longer|do not|does not) need (the|my|our|this|that|his|her) (\w+ )?(appointment|visit)|(no longer|do not) need to (come|be seen)|(drop|scratch|remove|delete|get rid of) (my|the|that|this|our|his|her) (\w+ )?(appointment|visit|booking|checkup|one)|take (me|us|him|her) off (the|your) (schedule|books|list|calendar))\b/ },
-  { intent: 'list', pattern: /\b((when|what time|what day|what date|which day|which date|which doctor|who) (is|was|are|am|will) (my|i)|do i (still )?have (an?|any|anything|something)|have i got (an?|any|anything)|(what|which|how many) (appointments|visits|bookings)|am i (booked|scheduled|down|on the (books|schedule|list)|in for)|(have|got) me (down|booked|scheduled|in)|on the (books|schedule|calendar) for me|reminder|is (my|the) (\w+ )?(appointment|visit) still|(forgot|forget|remember|lost track of|not sure|unsure) (when|what time|what day|the time|the date))\b|\b(confirm\w*|verify|double check|check|look up|pull up|remind me|read( me)?|tell me|hear)\b.*\b(appointments?|visits?|booking|booked|scheduled|when|what time)\b/ },
-  { intent: 'book', pattern: /\b(book|schedule|make|set up|arrange|need|want|like|get|request|looking for)( \w+){0,3}? (an?|new|another) (\w+ ){0,2}(appointment|visit|booking)\b|\b(book|schedule) (me|us|him|her|my|an?|in|it|for|something)\b|\b(to|can i|could i|can you|please|i will) (book|schedule)\b|\b(see|seeing) (a|the|my|doctor|someone|somebody|anyone|anybody|a nurse|the nurse)\b|\bbe seen\b|\b(get|have) (it|this|that|them|him|her|me|my \w+) (looked at|checked|seen)\b|\b(get|fit|squeeze|put|book) ((me|us|him|her|them|my \w+) )?in\b|\bcome in\b|\b(openings?|availab\w*|slots?|(anything|something) (open|free)|(doctor|nurse|practitioner|anyone|someone|somebody)( \w+)? (free|available)|earliest)\b|\b(physicals?|check ?ups?|annual (exam|physical|visit|check)|exam|(flu|tetanus|covid|booster) (shot|jab|vaccine)|shots|vaccin\w*|immuni[sz]\w*|well (child|baby|woman) (visit|check)|follow up|blood pressure check|new patient|sick visit)\b/ },
-  { intent: 'goodbye', pattern: /\b(bye|goodbye|that is (all|it|everything)|that will be all|nothing (else|more)|i am (all )?(set|done|good)|no thanks?( you)?|hang up|have a (good|nice|great) (day|one|afternoon|evening))\b/ },
+  { intent: 'message', pattern: anyOf(
+    '(call|ring|phone) (me|us)( back)?', 'call ?back', 'give (me|us) a (call|ring|buzz)', 'get back to (me|us)',
+    'leave (a|an) (message|note|voicemail)', 'take a message', 'pass (on )?a message', '(send|leave) a message',
+    'message for', 'let (the )?(doctor|nurse)( \\w+)? know', 'tell (the )?(doctor|nurse)( \\w+)? (i|that)',
+    'returning (a|your|the doctor|the nurse) ?call') },
+  // What the clinic answers by calling back: results, and questions for the doctor or nurse (not about an appointment).
+  { intent: 'message', pattern: anyOf(
+    'questions? for', 'ask (the|a|my) (nurse|doctor|provider)', 'speak to (a |the )?nurse', 'talk to my doctor',
+    'results?', 'questions? (about|regarding|on) (?!(my|the|our|his|her) (\\w+ )?(appointment|visit|booking))') },
+  // Medication: the words for it, and running out of something the caller takes.
+  { intent: 'refill', pattern: anyOf(
+    'refill\\w*', 'prescri\\w*', 'script', 'renew\\w*', 'pharmac(y|ies)', 'medications?', 'medicines?', 'meds', 'pills',
+    'inhaler', 'insulin', 'birth control', 'antidepressants?', 'blood thinners?', 'epipen',
+    '(more|run|ran|running|almost|low) (out )?(of|on) (my|his|her|the)', 'out of (my|his|her) \\w+', 'out of insulin',
+    'down to (my|his|her) last', 'call in (my|his|her|a|the)') },
+  // Moving an appointment: the verbs, a different day or time, or one day in place of another.
+  { intent: 'reschedule', pattern: anyOf(
+    're ?schedul\\w*', 're ?book\\w*', 'postpone\\w*', 'rearrange\\w*',
+    '(move|moving|change|changing|switch|swap|bump|shift|push)( \\w+){0,3}? (appointment|visit|booking|it|time|date|day|checkup|check up|physical|follow up|back|forward)',
+    '(different|another|new|other|later|earlier) (day|time|date|slot|one)',
+    '(later|earlier) (in the (week|day|month|morning|afternoon)|that day|the same day|today|tonight|this (week|morning|afternoon))',
+    'instead', 'rather than') },
+  // Not coming: cancelling outright, or saying the caller cannot make it.
+  { intent: 'cancel', pattern: anyOf(
+    'cancel\\w*', 'call(ing)? off',
+    '(cannot|could not|will not|not going to|not able to|unable to|not be able to)( be able to)? (make|come|attend|be there|be in)',
+    'not (be )?(coming|attending)', 'will not be there',
+    '(no longer|do not|does not) need (the|my|our|this|that|his|her) (\\w+ )?(appointment|visit)', '(no longer|do not) need to (come|be seen)',
+    '(drop|scratch|remove|delete|get rid of) (my|the|that|this|our|his|her) (\\w+ )?(appointment|visit|booking|checkup|one)',
+    'take (me|us|him|her) off (the|your) (schedule|books|list|calendar)') },
+  // Asking when, or whether, the caller is booked.
+  { intent: 'list', pattern: anyOf(
+    '(when|what time|what day|what date|which day|which date|which doctor|who) (is|was|are|am|will|should|do) (my|i)',
+    '(when|what time|what day|what date) (my|our|his|her) (\\w+ )?(appointment|visit|booking|follow up|physical|checkup)',
+    'do i (still )?have (an?|any|anything|something)', 'have i got (an?|any|anything)', '(what|which|how many) (appointments|visits|bookings)',
+    'am i (booked|scheduled|down|on the (books|schedule|list)|in for)', '(have|got) me (down|booked|scheduled|in)',
+    'on the (books|schedule|calendar) for me', 'reminder', 'is (my|the) (\\w+ )?(appointment|visit) still',
+    '(forgot|forget|remember|lost track of|not sure|unsure) (when|what time|what day|the time|the date)',
+    '(confirm\\w*|verify|double check|check|checking|look up|pull up|remind me|read( me)?|tell me|hear)\\b.*\\b(appointments?|visits?|booking|booked|scheduled|when|what time)') },
+  // A new appointment: asked for, a provider to see, a time to come in, or a service that needs a visit.
+  { intent: 'book', pattern: anyOf(
+    '(book|schedule|make|set up|arrange|need|want|like|get|request|looking for)( \\w+){0,3}? (an?|new|another) (\\w+ ){0,2}(appointment|visit|booking)',
+    '(book|schedule) (me|us|him|her|my|an?|in|it|for|something)', '(to|can i|could i|can you|please|i will) (book|schedule)',
+    '(see|seeing) (a|the|my|doctor|someone|somebody|anyone|anybody)', 'be seen',
+    '(get|have) ((it|this|that|them|him|her|me|my \\w+) )?(looked at|checked( out)?|seen)',
+    '(get|fit|squeeze|put|book|bring) ((me|us|him|her|them|my \\w+) )?in', 'come in',
+    'openings?', 'availab\\w*', 'slots?', '(anything|something) (open|free)', 'earliest',
+    '(doctor|nurse|practitioner|anyone|someone|somebody)( \\w+)? (free|available)',
+    'physicals?', 'check ?ups?', 'annual (exam|physical|visit|check)', 'exam', '(flu|tetanus|covid|booster) (shot|jab|vaccine)',
+    'shots', 'vaccin\\w*', 'immuni[sz]\\w*', 'well (child|baby|woman) (visit|check)', 'follow up', 'blood pressure check',
+    'new patient', 'sick visit', 'pap( smear)?', 'mammogram', 'screening', 'blood (work|test|tests|drawn|draw)', 'lab work', 'labs') },
+  { intent: 'goodbye', pattern: anyOf(
+    'bye', 'goodbye', 'that is (all|it|everything)', 'that will be all', 'nothing (else|more)', 'i am (all )?(set|done|good)',
+    'no thanks?( you)?', 'hang up', 'have a (good|nice|great) (day|one|afternoon|evening)') },
 ];
 
 /** Used only when nothing clearer matched and the caller does not point at an appointment they already have. */
-const FALLBACK_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = [
-  { intent: 'message', pattern: /\b(questions?|message|referral|note for)\b/ },
-  { intent: 'book', pattern: /\b(appointments?|visit|doctor|sick)\b/ },
+const FALLBACK_RULES: readonly Rule[] = [
+  { intent: 'message', pattern: anyOf('questions?', 'message', 'referral', 'note for') },
+  { intent: 'book', pattern: anyOf('appointments?', 'visit', 'doctor', 'sick') },
 ];
 
 /** Every rule in the order readRequest tries them (navigation, clinic facts, tasks, fallbacks). */
@@ -63,7 +131,7 @@ export type RequestReading =
   | { kind: 'ambiguous'; between: readonly Intent[] }  // 2-3 candidate intents, most likely first
   | { kind: 'none' };
 
-const firstMatch = (rules: ReadonlyArray<{ intent: Intent; pattern: RegExp }>, text: string): Intent | undefined =>
+const firstMatch = (rules: readonly Rule[], text: string): Intent | undefined =>
   rules.find((rule) => rule.pattern.test(text))?.intent;
 
 /**
@@ -120,33 +188,60 @@ export function detectGlobalCommand(text: string): GlobalCommand | undefined {
 export type EmergencyKind = 'medical' | 'crisis';
 
 /** Suicidal or self-harm intent, said outright or around the edges ("i don't want to be here anymore"). */
-const CRISIS = /\b(suicid\w*|kill(ing)? (myself|himself|herself|themselves|themself)|(end|ending|take|taking) (my|his|her|their) (own )?life|(end|ending) (it|it all|everything|things)|wants? to die|just want to die|(wish|wished) (i|he|she) (was|were) dead|better off (dead|without me)|(do not|does not|not) (really )?want to (be alive|live|be here|be around|wake up|go on|exist)|(no|not any) (point|reason) (in |to )?(living|going on|being alive|live)|not worth living|cannot go on|(do not|not) see the point (of|in) (going on|living|life)|never wake up|(nobody|no one) would (miss|care about) me|(hurt|harm|cut|cutting|harming|hurting) (myself|himself|herself)|self harm\w*|jump (off|from) (a|the) (bridge|building|roof)|overdose on purpose|(going|want|wants|plan|planning) to overdose|i (took|have taken|just took) an overdose|i overdosed|take all (of )?(my|his|her) (pills|tablets|meds|medication)|done with (life|living))\b/;
-const MEDICAL = new RegExp([
+const CRISIS = anyOf(
+  'suicid\\w*', 'self harm\\w*',
+  '(kill|killing|shoot|hang|hurt|hurting|harm|harming|cut|cutting|poison|stab|drown) (myself|himself|herself|themselves|themself)',
+  '(end|ending|take|taking) (my|his|her|their) (own )?life', '(end|ending) (it|it all|everything|things)',
+  '(want|wants|wanted|wanting) to die', '(wish|wished) (i|he|she) (was|were) dead', 'better off (dead|without me)',
+  '(do not|does not|not) (really )?want to (be alive|live|be here|be around|wake up|go on|exist)', 'never wake up',
+  '(want|wish|need) (it all|everything|my life|all of it|life) to (be over|end|stop)',
+  '(no|not any) (point|reason) (in |to )?(living|going on|being alive|live)', 'not worth living', 'cannot go on',
+  '(do not|not) see the point (of|in) (going on|living|life)', '(nobody|no one) would (miss|care about) me',
+  'jump (off|from) (a|the) (bridge|building|roof)', 'done with (life|living)',
+  'overdose on purpose', '(going|want|wants|plan|planning) to overdose', 'i (took|have taken|just took) an overdose', 'i overdosed',
+  '(take|taking) all (of )?(my|his|her) (pills|tablets|meds|medication)');
+
+/** Signs that need 911 now. Read with the qualifiers below ("no chest pain", "had a stroke last year"). */
+const MEDICAL = anyOf(
   // heart
-  /chest (pain|pains|hurts|hurting|pressure|tightness|is (\w+ )?tight|feels (\w+ )?(tight|heavy))|chess pain|(pain|pressure|tightness) (in|on) (my|his|her) chest|clutching (my|his|her) chest|crushing|heart attack|cardiac arrest/.source,
+  'chest (pain|pains|hurts|hurting|pressure|tightness|is (\\w+ )?tight|feels (\\w+ )?(tight|heavy))', 'chess pain',
+  '(pain|pressure|tightness) (in|on) (my|his|her) chest', 'clutching (my|his|her) chest', 'crushing', 'heart attack', 'cardiac arrest',
   // breathing, choking, swelling
-  /(cannot|could not|can barely|unable to|struggling to|hard to|trouble|difficulty|having a hard time) (\w+ )?(breath\w*|catch (my|his|her|their) breath|get (any )?air)|(not|stopped|is not) breathing|gasping|short(ness)? of breath|turning (blue|purple|grey|gray)|(lips|face) (are |is )?(going|turning) blue|going blue|choking|throat (is )?(closing|swelling|swollen)|(tongue|lips|face|throat|mouth|eyes) (\w+ )?(swelling|swollen|is swelling|are swelling)|swelling up|anaphyla\w*|allergic reaction/.source,
+  '(cannot|could not|can barely|unable to|struggling to|hard to|trouble|difficulty|having a hard time) (\\w+ )?(breath\\w*|catch (my|his|her|their) breath|get (any )?air)',
+  '(not|stopped) breathing', 'gasping', 'short(ness)? of breath', 'turning (blue|purple|grey|gray)', '(going|turning) blue', 'choking',
+  'throat (is )?(closing|swelling|swollen)', '(tongue|lips|face|throat|mouth) (\\w+ )?(swelling|swollen)', 'swelling up',
+  'anaphyla\\w*', 'allergic reaction',
   // stroke
-  /stroke|droop\w*|slurr\w*|cannot (lift|move|feel) (my|his|her) (arm|leg|face|side)|cannot (speak|talk)( properly| clearly)?(?! to| with)/.source,
-  // consciousness
-  /collaps\w*|unconscious|unresponsive|not (responding|responsive)|passed out|fainted|blacked out|(will not|cannot|is not|not) (wake|waking) up|not moving|lifeless|no pulse|(he|she|i) is dying|(i am|he is|she is) dying(?! to)/.source,
+  'stroke', 'droop\\w*', 'slurr\\w*', 'cannot (lift|move|feel) (my|his|her) (\\w+ )?(arms?|legs?|face|side|body|hands?)',
+  '(left|right|one) side of (my|his|her) (body|face)', 'cannot (speak|talk)( properly| clearly)?(?! to| with)',
+  // consciousness, injury
+  'collaps\\w*', 'unconscious', 'unresponsive', 'not (responding|responsive|conscious)', 'passed out', 'fainted', 'blacked out',
+  '(will not|cannot|is not|not) (wake|waking) up', 'not moving', 'lifeless', 'no pulse', '(i am|he is|she is) dying(?! to)',
+  'hit (his|her|my|their) head( \\w+){0,6} (throwing up|vomiting|confused|unconscious|passed out)',
+  '(car|bad|serious) (accident|crash|wreck)', 'been in an accident', '(hit|struck|run over) by a (car|truck|bus)',
   // seizure
-  /seiz\w*|convuls\w*|having a fit|fitting/.source,
+  'seiz\\w*', 'convuls\\w*', 'having a fit', 'fitting',
   // bleeding
-  /bleeding (\w+ ){0,2}(a lot|badly|bad|heavily|profusely|everywhere|non stop)|bleeding (and )?(it )?(will not|does not|is not going to) stop|(will not|cannot|does not|not) stop bleeding|blood everywhere|lot of blood|losing (a lot of )?blood|severe bleeding|bleeding out|hemorrhag\w*/.source,
+  'bleeding (\\w+ ){0,2}(a lot|badly|bad|heavily|profusely|everywhere|non stop)', 'bleeding (and )?(it )?(will not|does not|is not going to) stop',
+  '(will not|cannot|does not|not) stop bleeding', 'blood everywhere', 'lot of blood', 'losing (a lot of )?blood', 'severe bleeding',
+  'bleeding out', 'hemorrhag\\w*',
   // overdose, help now
-  /overdos\w*|(this is|it is|i have|we have|there is|having) an? (medical )?emergency|medical emergency|ambulance|9 1 1|911|nine one one/.source,
-].map((source) => `(?:${source})`).join('|'), '');
-const MEDICAL_WORDS = new RegExp(`\\b(${MEDICAL.source})\\b`);
+  'overdos\\w*', '(this is|it is|i have|we have|there is|having) an? (medical )?emergency', 'medical emergency', 'ambulance',
+  '9 1 1', '911', 'nine one one');
+
 // Swallowed too much of something (an overdose or a poisoning, often a child's): poison control and 911 at once.
-const INGESTION = /\b((whole|entire|full) (bottle|pack|packet|box|container) of|bottle of|handful of|(a bunch|lots|a lot|loads) of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the)) (\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medication|medications|oxycodone|opioids|painkillers)\b|\bpoison\w*\b|\b(swallowed|drank|drunk|ate) (some |a |the )?(bleach|detergent|cleaner|battery|batteries|antifreeze|chemicals?|pills|tablets)\b/;
+const INGESTION = anyOf(
+  '((whole|entire|full) (bottle|pack|packet|box|container) of|bottle of|handful of|(a bunch|lots|a lot|loads) of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the)) (\\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medications?|oxycodone|opioids|painkillers)',
+  'poison\\w*', '(swallowed|drank|drunk|ate) (some |a |the )?(bleach|detergent|cleaner|battery|batteries|antifreeze|chemicals?|pills|tablets)');
+
 /** "no chest pain", "i am not suicidal", "not having any trouble breathing": the words are denied. */
 const NEGATED = /\b(no|not|never|without|denies|do not have|does not have|is not|am not|not having)( \w+){0,2} $/;
 /** "had a stroke last year", "history of seizures": a past event, not one happening now (unless "just had"). */
-const IN_THE_PAST_BEFORE = /\b((?<!just )(had|has had|have had)|history of|after|since)( (a|an|his|her|my|some|the|mild|minor|small))? $/;
-const IN_THE_PAST_AFTER = /^ (\w+ )?(last|ago|a while|years?|months?|in the past|before|when)\b/;
-/** "seizure medication", "chest pain pills": the words name a condition the request is about. */
-const ABOUT_A_CONDITION = /^ (\w+ )?(medications?|meds|medicine|pills|tablets|drugs?|prescriptions?|x ray|results?|tests?|scan|follow up|appointment|check ?up|specialist|doctor|clinic|history|monitor|plan|condition|problems?)\b/;
+const IN_THE_PAST_BEFORE = /\b((?<!just )(had|has had|have had)|history of|after|since|died (of|from))( (a|an|his|her|my|some|the|mild|minor|small))? $/;
+const IN_THE_PAST_AFTER = /^ (\w+ )?(last|ago|a while|years?|months?|in the past|before|yesterday|in (january|february|march|april|may|june|july|august|september|october|november|december))\b/;
+/** "seizure medication", "stroke risk", "pills for chest pain": the words name a condition the request is about. */
+const ABOUT_A_CONDITION_AFTER = /^ (\w+ )?(medications?|meds|medicine|pills|tablets|drugs?|prescriptions?|x ray|results?|tests?|scan|follow up|appointment|check ?up|specialist|doctor|clinic|history|monitor|plan|condition|problems?|risk|prevention|screening|rehab\w*|recovery|survivors?)\b/;
+const ABOUT_A_CONDITION_BEFORE = /\b(medications?|medicine|meds|pills|tablets|spray|inhaler|prescriptions?|refill|nitro\w*|treatment|specialist|\w+ologist)( \w+){0,3} (for|to treat|that treats) (my |his |her |the )?$/;
 
 function firstLiveMatch(pattern: RegExp, words: string): boolean {
   const global = new RegExp(pattern.source, 'g');
@@ -154,7 +249,8 @@ function firstLiveMatch(pattern: RegExp, words: string): boolean {
     const before = words.slice(0, match.index);
     const after = words.slice(match.index + match[0].length);
     if (match[0].length === 0) { global.lastIndex++; continue; }
-    if (NEGATED.test(before) || IN_THE_PAST_BEFORE.test(before) || IN_THE_PAST_AFTER.test(after) || ABOUT_A_CONDITION.test(after)) continue;
+    if (NEGATED.test(before) || IN_THE_PAST_BEFORE.test(before) || IN_THE_PAST_AFTER.test(after)) continue;
+    if (ABOUT_A_CONDITION_AFTER.test(after) || ABOUT_A_CONDITION_BEFORE.test(before)) continue;
     return true;
   }
   return false;
@@ -164,7 +260,7 @@ function firstLiveMatch(pattern: RegExp, words: string): boolean {
 export function detectEmergency(text: string): EmergencyKind | undefined {
   const words = canonical(text);
   if (firstLiveMatch(CRISIS, words)) return 'crisis';
-  if (firstLiveMatch(MEDICAL_WORDS, words) || firstLiveMatch(INGESTION, words)) return 'medical';
+  if (firstLiveMatch(MEDICAL, words) || firstLiveMatch(INGESTION, words)) return 'medical';
   return undefined;
 }
 
