@@ -46,8 +46,8 @@ const CLINIC_INFO_RULES: readonly Rule[] = [
     'find (you|the (clinic|office|building|place))', 'which (door|floor)', 'what (bus|train|floor)', 'by (bus|train|subway)',
     'i am lost') },
   { intent: 'address', pattern: anyOf(
-    'address', 'where (are|is) (you|(the|your) (clinic|office|practice|building))', 'location', 'located',
-    '(what|which) street', 'zip ?code', 'postcode', 'based') },
+    'address', 'where (are|is) (you|(the|your) (clinic|office|practice|building))', 'where you are', 'location', 'located',
+    'street', 'zip ?code', 'postcode', 'based') },
 ];
 
 const TASK_RULES: readonly Rule[] = [
@@ -55,7 +55,8 @@ const TASK_RULES: readonly Rule[] = [
   { intent: 'message', pattern: anyOf(
     '(call|ring|phone) (me|us)( back)?', 'call ?back', 'give (me|us) a (call|ring|buzz)', 'get back to (me|us)',
     'leave (a|an) (message|note|voicemail)', 'take a message', 'pass (on )?a message', '(send|leave) a message',
-    'message for', 'let (the )?(doctor|nurse)( \\w+)? know', 'tell (the )?(doctor|nurse)( \\w+)? (i|that)',
+    'message for', 'let (the |my )?(doctor|nurse)( \\w+)? know', 'tell (the |my )?(doctor|nurse)( \\w+)? (i|that)',
+    '(a|the) call from (the|my|a|your) (nurse|doctor|office|clinic)', 'waiting (for|on) a call',
     'returning (a|your|the doctor|the nurse) ?call') },
   // What the clinic answers by calling back: results, and questions for the doctor or nurse (not about an appointment).
   { intent: 'message', pattern: anyOf(
@@ -66,30 +67,31 @@ const TASK_RULES: readonly Rule[] = [
     'refill\\w*', 'prescri\\w*', 'script', 'renew\\w*', 'pharmac(y|ies)', 'medications?', 'medicines?', 'meds', 'pills',
     'inhaler', 'insulin', 'birth control', 'antidepressants?', 'blood thinners?', 'epipen',
     '(more|run|ran|running|almost|low) (out )?(of|on) (my|his|her|the)', 'out of (my|his|her) \\w+', 'out of insulin',
-    'down to (my|his|her) last', 'call in (my|his|her|a|the)') },
+    'down to (my|his|her) last', 'call in (my|his|her|a|the)', 'called in', '(ran|run|running) (out|low)',
+    '(almost|nearly|all) (gone|finished|used up)') },
   // Moving an appointment: the verbs, a different day or time, or one day in place of another.
   { intent: 'reschedule', pattern: anyOf(
     're ?schedul\\w*', 're ?book\\w*', 'postpone\\w*', 'rearrange\\w*',
     '(move|moving|change|changing|switch|swap|bump|shift|push)( \\w+){0,3}? (appointment|visit|booking|it|time|date|day|checkup|check up|physical|follow up|back|forward)',
     '(different|another|new|other|later|earlier) (day|time|date|slot|one)',
     '(later|earlier) (in the (week|day|month|morning|afternoon)|that day|the same day|today|tonight|this (week|morning|afternoon))',
-    'instead', 'rather than') },
+    'instead', 'rather than', '(earlier|later|sooner) than') },
   // Not coming: cancelling outright, or saying the caller cannot make it.
   { intent: 'cancel', pattern: anyOf(
     'cancel\\w*', 'call(ing)? off',
     '(cannot|could not|will not|not going to|not able to|unable to|not be able to)( be able to)? (make|come|attend|be there|be in)',
     'not (be )?(coming|attending)', 'will not be there',
-    '(no longer|do not|does not) need (the|my|our|this|that|his|her) (\\w+ )?(appointment|visit)', '(no longer|do not) need to (come|be seen)',
+    '(no longer|do not|does not|will not|not) (be )?need(ing)? (the|my|our|this|that|his|her) (\\w+ )?(appointment|visit)', '(no longer|do not) need to (come|be seen)',
     '(drop|scratch|remove|delete|get rid of) (my|the|that|this|our|his|her) (\\w+ )?(appointment|visit|booking|checkup|one)',
     'take (me|us|him|her) off (the|your) (schedule|books|list|calendar)') },
   // Asking when, or whether, the caller is booked.
   { intent: 'list', pattern: anyOf(
-    '(when|what time|what day|what date|which day|which date|which doctor|who) (is|was|are|am|will|should|do) (my|i)',
+    '(when|what time|what day|what date|which day|which date|which doctor|who) (is|was|are|am|will|should|do|did) (my|i)',
     '(when|what time|what day|what date) (my|our|his|her) (\\w+ )?(appointment|visit|booking|follow up|physical|checkup)',
     'do i (still )?have (an?|any|anything|something)', 'have i got (an?|any|anything)', '(what|which|how many) (appointments|visits|bookings)',
     'am i (booked|scheduled|down|on the (books|schedule|list)|in for)', '(have|got) me (down|booked|scheduled|in)',
     'on the (books|schedule|calendar) for me', 'reminder', 'is (my|the) (\\w+ )?(appointment|visit) still',
-    '(forgot|forget|remember|lost track of|not sure|unsure) (when|what time|what day|the time|the date)',
+    '(forgot|forget|remember|lost track of|not sure|unsure) (when|what time|what day|which (day|time|date)|the (day|time|date))',
     '(confirm\\w*|verify|double check|check|checking|look up|pull up|remind me|read( me)?|tell me|hear)\\b.*\\b(appointments?|visits?|booking|booked|scheduled|when|what time)') },
   // A new appointment: asked for, a provider to see, a time to come in, or a service that needs a visit.
   { intent: 'book', pattern: anyOf(
@@ -98,11 +100,13 @@ const TASK_RULES: readonly Rule[] = [
     '(see|seeing) (a|the|my|doctor|someone|somebody|anyone|anybody)', 'be seen',
     '(get|have) ((it|this|that|them|him|her|me|my \\w+) )?(looked at|checked( out)?|seen)',
     '(get|fit|squeeze|put|book|bring) ((me|us|him|her|them|my \\w+) )?in', 'come in',
+    'do you have (any )?(time|room|space|anything|something)( open| free)? (for|on|this|next|today|tomorrow)',
     'openings?', 'availab\\w*', 'slots?', '(anything|something) (open|free)', 'earliest',
     '(doctor|nurse|practitioner|anyone|someone|somebody)( \\w+)? (free|available)',
     'physicals?', 'check ?ups?', 'annual (exam|physical|visit|check)', 'exam', '(flu|tetanus|covid|booster) (shot|jab|vaccine)',
     'shots', 'vaccin\\w*', 'immuni[sz]\\w*', 'well (child|baby|woman) (visit|check)', 'follow up', 'blood pressure check',
-    'new patient', 'sick visit', 'pap( smear)?', 'mammogram', 'screening', 'blood (work|test|tests|drawn|draw)', 'lab work', 'labs') },
+    'new patient', 'sick visit', 'pap( smear)?', 'mammogram', 'screening', 'blood (work|test|tests|drawn|draw)', 'lab work', 'labs',
+    '(get|need|have|do) (\\w+ ){0,2}tests?', 'get tested') },
   { intent: 'goodbye', pattern: anyOf(
     'bye', 'goodbye', 'that is (all|it|everything)', 'that will be all', 'nothing (else|more)', 'i am (all )?(set|done|good)',
     'no thanks?( you)?', 'hang up', 'have a (good|nice|great) (day|one|afternoon|evening)') },
@@ -195,11 +199,15 @@ const CRISIS = anyOf(
   '(want|wants|wanted|wanting) to die', '(wish|wished) (i|he|she) (was|were) dead', 'better off (dead|without me)',
   '(do not|does not|not) (really )?want to (be alive|live|be here|be around|wake up|go on|exist)', 'never wake up',
   '(want|wish|need) (it all|everything|my life|all of it|life) to (be over|end|stop)',
-  '(no|not any) (point|reason) (in |to )?(living|going on|being alive|live)', 'not worth living', 'cannot go on',
+  '(no|not any) (point|reason) (in |to )?(living|going on|being alive|live)', 'not worth living',
+  '(cannot|can not) (go on|keep going|carry on)', '(do not|not) think i can (go on|keep going|carry on)',
+  '(think|thinking|thought|thoughts) (about|of) (not waking up|dying|death|ending (it|my life)|killing|suicide|not being (here|alive))',
+  'if i (was|were) (dead|gone|not here|not around)',
   '(do not|not) see the point (of|in) (going on|living|life)', '(nobody|no one) would (miss|care about) me',
   'jump (off|from) (a|the) (bridge|building|roof)', 'done with (life|living)',
   'overdose on purpose', '(going|want|wants|plan|planning) to overdose', 'i (took|have taken|just took) an overdose', 'i overdosed',
-  '(take|taking) all (of )?(my|his|her) (pills|tablets|meds|medication)');
+  '(take|taking) all (of )?(my|his|her) (pills|tablets|meds|medication)',
+  '(going|want|wants|plan|planning|thinking of|thinking about) (to )?(take|taking|swallow|swallowing) (a bunch|a lot|lots|a handful|too many|the whole bottle) of');
 
 /** Signs that need 911 now. Read with the qualifiers below ("no chest pain", "had a stroke last year"). */
 const MEDICAL = anyOf(
@@ -241,16 +249,22 @@ const IN_THE_PAST_BEFORE = /\b((?<!just )(had|has had|have had)|history of|after
 const IN_THE_PAST_AFTER = /^ (\w+ )?(last|ago|a while|years?|months?|in the past|before|yesterday|in (january|february|march|april|may|june|july|august|september|october|november|december))\b/;
 /** "seizure medication", "stroke risk", "pills for chest pain": the words name a condition the request is about. */
 const ABOUT_A_CONDITION_AFTER = /^ (\w+ )?(medications?|meds|medicine|pills|tablets|drugs?|prescriptions?|x ray|results?|tests?|scan|follow up|appointment|check ?up|specialist|doctor|clinic|history|monitor|plan|condition|problems?|risk|prevention|screening|rehab\w*|recovery|survivors?)\b/;
-const ABOUT_A_CONDITION_BEFORE = /\b(medications?|medicine|meds|pills|tablets|spray|inhaler|prescriptions?|refill|nitro\w*|treatment|specialist|\w+ologist)( \w+){0,3} (for|to treat|that treats) (my |his |her |the )?$/;
+const ABOUT_A_CONDITION_BEFORE = /\b(medications?|medicine|meds|pills|tablets|spray|inhaler|prescriptions?|refill|nitro\w*|treatment|specialist|\w+ologist|follow up|rehab\w*|recovery|check ?up)( \w+){0,3} (for|to treat|that treats|about|after|from) (\w+ ){0,2}$/;
 
-function firstLiveMatch(pattern: RegExp, words: string): boolean {
+/**
+ * Whether the pattern matches somewhere that is not denied; with `condition`, also not a past event or a
+ * condition named as the topic. Crisis words and swallowed things are never discounted as past or as a topic:
+ * "thoughts of suicide last night" and "swallowed a battery last night" still need help now.
+ */
+function liveMatch(pattern: RegExp, words: string, condition: boolean): boolean {
   const global = new RegExp(pattern.source, 'g');
   for (let match = global.exec(words); match; match = global.exec(words)) {
+    if (match[0].length === 0) { global.lastIndex++; continue; }
     const before = words.slice(0, match.index);
     const after = words.slice(match.index + match[0].length);
-    if (match[0].length === 0) { global.lastIndex++; continue; }
-    if (NEGATED.test(before) || IN_THE_PAST_BEFORE.test(before) || IN_THE_PAST_AFTER.test(after)) continue;
-    if (ABOUT_A_CONDITION_AFTER.test(after) || ABOUT_A_CONDITION_BEFORE.test(before)) continue;
+    if (NEGATED.test(before)) continue;
+    if (condition && (IN_THE_PAST_BEFORE.test(before) || IN_THE_PAST_AFTER.test(after))) continue;
+    if (condition && (ABOUT_A_CONDITION_AFTER.test(after) || ABOUT_A_CONDITION_BEFORE.test(before))) continue;
     return true;
   }
   return false;
@@ -259,13 +273,13 @@ function firstLiveMatch(pattern: RegExp, words: string): boolean {
 /** Emergency words anywhere in the text ("chest pain", "can't breathe", "suicidal", ...). Negations and past events are respected. */
 export function detectEmergency(text: string): EmergencyKind | undefined {
   const words = canonical(text);
-  if (firstLiveMatch(CRISIS, words)) return 'crisis';
-  if (firstLiveMatch(MEDICAL, words) || firstLiveMatch(INGESTION, words)) return 'medical';
+  if (liveMatch(CRISIS, words, false)) return 'crisis';
+  if (liveMatch(MEDICAL, words, true) || liveMatch(INGESTION, words, false)) return 'medical';
   return undefined;
 }
 
 const YES = /^(yes|yeah|yea|yep|yup|ya|yah|sure|correct|right|that ?s right|that ?s correct|thats right|that is correct|ok|okay|alright|all right|please|please do|go ahead|do it|book it|absolutely|definitely|of course|sounds good|that works|perfect|affirmative|uh huh|mm hmm|i do|it is|that ?s me|it ?s me|yes please|confirm|confirmed|true|i guess( so)?|i think so|i believe so|that ?s fine|that is fine|fine|that ?d be (great|good|perfect|fine)|that would be (great|good|perfect|fine)|great)\b/;
-const NO = /^(no|nope|nah|not really|negative|wrong|incorrect|that ?s wrong|that ?s not right|that ?s incorrect|that is (wrong|incorrect|not right)|don ?t|do not|not that|neither|none|nothing|no thanks|no thank you|never mind|nevermind|not now|not quite|i don ?t|it ?s not|that ?s not)\b/;
+const NO = /^(no|nope|nah|not really|negative|wrong|incorrect|that ?s wrong|that ?s not right|that ?s incorrect|that is (wrong|incorrect|not right)|don ?t|do not|not that|neither|none|nothing|no thanks|no thank you|never mind|nevermind|not now|not quite|not at all|i don ?t|it ?s not|that ?s not)\b/;
 const UNSURE = /\b(not sure|not certain|don ?t know|don ?t remember|dunno|maybe|possibly|perhaps)\b|^(wait|hold on|one (second|sec|moment|minute)|just a (second|sec|moment|minute)|let me (check|see|think))\b/;
 /** Sounds and words a reply may start with before its yes or no ("uh yeah", "mm no", "actually no"). */
 const LEADING_FILLER = /^((uh|um|er|erm|oh|ah|well|hmm|mm|so|actually)\s+(?!huh|hmm))+/;
