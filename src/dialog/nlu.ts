@@ -25,7 +25,8 @@ const NAVIGATION_RULES: readonly Rule[] = [
     'operator', 'representative', 'receptionist', 'front desk', 'reception', 'agent', 'human( being)?',
     '(real|live|actual) (person|human)', 'transfer me', 'put me through', 'connect me',
     '(talk|speak|speaking) (to|with) (a |an |the )?(person|someone|somebody|staff|staff member|nurse|doctor|anyone|anybody)',
-    '(a person|someone|somebody|anyone) i can (talk|speak) to') },
+    '(a person|someone|somebody|anyone) i can (talk|speak) to',
+    '(talk|speak|speaking) (to|with) (the )?(billing|scheduling|accounts|office manager|manager|someone in)') },
   { intent: 'repeat', pattern: anyOf(
     'repeat(?! (prescription|script|medication|meds))', 'say (that|it) again', 'come again', 'pardon', 'what did you say',
     'did not (hear|catch) (that|you)', 'one more time') },
@@ -36,18 +37,19 @@ const NAVIGATION_RULES: readonly Rule[] = [
 
 const CLINIC_INFO_RULES: readonly Rule[] = [
   { intent: 'hours', pattern: anyOf(
-    'hours', 'until what time', 'what days (are|do) you',
+    '(your|the|opening|business|office|clinic|weekend|holiday|saturday|sunday) hours', 'hours (of operation|are you|today|on)',
+    'what are (the|your)( \\w+)? hours', '^hours$', 'until what time', 'what days (are|do) you',
     '(what time|when|until when|till when) (do|does|will|are) (you|the \\w+)( guys)? (open|close|shut)',
     '(are|is) (you|the (clinic|office|practice)|it)( guys)? (open|closed)', 'how (late|early) (are|do|does) (you|the \\w+)',
     'open (on|over|late|early|today|tomorrow|tonight|right now|weekends|saturdays?|sundays?)') },
   { intent: 'directions', pattern: anyOf(
     'directions?', 'how (do|can|would|should) (i|we) (get|find|reach|go)', 'best way to (get|go)', 'how far',
-    'get (there|to you|to the (clinic|office|building))', 'park', 'parking', 'entrance',
+    'get (there|to you|to the (clinic|office|building))', '(where|can) (do|can|should|i|we) (i |we )?park', 'park (at|in|on|there)', 'parking', 'entrance',
     'find (you|the (clinic|office|building|place))', 'which (door|floor)', 'what (bus|train|floor)', 'by (bus|train|subway)',
     'i am lost') },
   { intent: 'address', pattern: anyOf(
-    'address', 'where (are|is) (you|(the|your) (clinic|office|practice|building))', 'where you are', 'location', 'located',
-    'street', 'zip ?code', 'postcode', 'based') },
+    '(?<!\\b(my|our|his|her|new|billing|email) )address', 'where (are|is) (you|(the|your) (clinic|office|practice|building))', 'where you are',
+    '(your|the|what|which) location', 'located', 'street', 'zip ?code', 'postcode') },
 ];
 
 const TASK_RULES: readonly Rule[] = [
@@ -61,7 +63,7 @@ const TASK_RULES: readonly Rule[] = [
   // What the clinic answers by calling back: results, and questions for the doctor or nurse (not about an appointment).
   { intent: 'message', pattern: anyOf(
     'questions? for', 'ask (the|a|my) (nurse|doctor|provider)', 'speak to (a |the )?nurse', 'talk to my doctor',
-    'results?', 'questions? (about|regarding|on) (?!(my|the|our|his|her) (\\w+ )?(appointment|visit|booking))') },
+    'results?', '(labs?|tests?|blood work|lab work) (are |is |came |come )?back', 'questions? (about|regarding|on) (?!(my|the|our|his|her) (\\w+ )?(appointment|visit|booking))') },
   // Medication: the words for it, and running out of something the caller takes.
   { intent: 'refill', pattern: anyOf(
     'refill\\w*', 'prescri\\w*', 'script', 'renew\\w*', 'pharmac(y|ies)', 'medications?', 'medicines?', 'meds', 'pills',
@@ -75,7 +77,7 @@ const TASK_RULES: readonly Rule[] = [
     '(move|moving|change|changing|switch|swap|bump|shift|push)( \\w+){0,3}? (appointment|visit|booking|it|time|date|day|checkup|check up|physical|follow up|back|forward)',
     '(different|another|new|other|later|earlier) (day|time|date|slot|one)',
     '(later|earlier) (in the (week|day|month|morning|afternoon)|that day|the same day|today|tonight|this (week|morning|afternoon))',
-    'instead', 'rather than', '(earlier|later|sooner) than') },
+    'instead', 'rather than', '(earlier|later|sooner) than', '(make|do|have) it( a bit| a little)? (later|earlier|sooner)') },
   // Not coming: cancelling outright, or saying the caller cannot make it.
   { intent: 'cancel', pattern: anyOf(
     'cancel\\w*', 'call(ing)? off',
@@ -88,6 +90,7 @@ const TASK_RULES: readonly Rule[] = [
   { intent: 'list', pattern: anyOf(
     '(when|what time|what day|what date|which day|which date|which doctor|who) (is|was|are|am|will|should|do|did) (my|i)',
     '(when|what time|what day|what date) (my|our|his|her) (\\w+ )?(appointment|visit|booking|follow up|physical|checkup)',
+    'the (date|time|day) of (my|our|his|her) (\\w+ )?(appointment|visit|booking|follow up|physical|checkup)',
     'do i (still )?have (an?|any|anything|something)', 'have i got (an?|any|anything)', '(what|which|how many) (appointments|visits|bookings)',
     'am i (booked|scheduled|down|on the (books|schedule|list)|in for)', '(have|got) me (down|booked|scheduled|in)',
     'on the (books|schedule|calendar) for me', 'reminder', 'is (my|the) (\\w+ )?(appointment|visit) still',
@@ -124,7 +127,7 @@ export const INTENT_RULES: ReadonlyArray<{ intent: Intent; pattern: RegExp }> = 
 ];
 
 /** An appointment the caller already has ("my appointment", "i have an appointment on friday"). */
-const EXISTING_APPOINTMENT = /\b(my|our|his|her|their|the|this|that) (\w+ )?(upcoming |next |scheduled )?(appointment|visit|booking)s?\b|\b(i|we|he|she) (have|had|has|got|booked|made) (an?|one) (\w+ )?(appointment|visit)\b/;
+const EXISTING_APPOINTMENT = /\b(appointment|visit|booking) (that )?(i|we|he|she) (have|had|has|made|booked)\b|\b(my|our|his|her|their|the|this|that) (\w+ )?(upcoming |next |scheduled )?(appointment|visit|booking)s?\b|\b(i|we|he|she) (have|had|has|got|booked|made) (an?|one) (\w+ )?(appointment|visit)\b/;
 
 /** Task intents: the ones a caller can ask for two of at once ("a refill and a checkup"). */
 const TASKS: ReadonlySet<Intent> = new Set(['book', 'list', 'reschedule', 'cancel', 'refill', 'message']);
@@ -199,12 +202,12 @@ const CRISIS = anyOf(
   '(want|wants|wanted|wanting) to die', '(wish|wished) (i|he|she) (was|were) dead', 'better off (dead|without me)',
   '(do not|does not|not) (really )?want to (be alive|live|be here|be around|wake up|go on|exist)', 'never wake up',
   '(want|wish|need) (it all|everything|my life|all of it|life) to (be over|end|stop)',
-  '(no|not any) (point|reason) (in |to )?(living|going on|being alive|live)', 'not worth living',
+  '(no|not any) (point|reason)( \\w+){0,3} (to )?(live|living|go on|going on|be alive|being alive)', 'not worth living',
   '(cannot|can not) (go on|keep going|carry on)', '(do not|not) think i can (go on|keep going|carry on)',
   '(think|thinking|thought|thoughts) (about|of) (not waking up|dying|death|ending (it|my life)|killing|suicide|not being (here|alive))',
   'if i (was|were) (dead|gone|not here|not around)',
   '(do not|not) see the point (of|in) (going on|living|life)', '(nobody|no one) would (miss|care about) me',
-  'jump (off|from) (a|the) (bridge|building|roof)', 'done with (life|living)',
+  'jump (off|from) (a|the) (bridge|building|roof)', 'suicide (note|letter)s?', 'goodbye (note|letter)s?', 'done with (life|living)',
   'overdose on purpose', '(going|want|wants|plan|planning) to overdose', 'i (took|have taken|just took) an overdose', 'i overdosed',
   '(take|taking) all (of )?(my|his|her) (pills|tablets|meds|medication)',
   '(going|want|wants|plan|planning|thinking of|thinking about) (to )?(take|taking|swallow|swallowing) (a bunch|a lot|lots|a handful|too many|the whole bottle) of');
@@ -239,7 +242,7 @@ const MEDICAL = anyOf(
 
 // Swallowed too much of something (an overdose or a poisoning, often a child's): poison control and 911 at once.
 const INGESTION = anyOf(
-  '((whole|entire|full) (bottle|pack|packet|box|container) of|bottle of|handful of|(a bunch|lots|a lot|loads) of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the)) (\\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medications?|oxycodone|opioids|painkillers)',
+  '((whole|entire|full) (\\w+ )?(bottle|pack|packet|box|container|prescription|supply) of|bottle of|handful of|(a bunch|lots|a lot|loads) of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the)) (\\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medications?|oxycodone|opioids|painkillers)',
   'poison\\w*', '(swallowed|drank|drunk|ate) (some |a |the )?(bleach|detergent|cleaner|battery|batteries|antifreeze|chemicals?|pills|tablets)');
 
 /** "no chest pain", "i am not suicidal", "not having any trouble breathing": the words are denied. */
@@ -279,7 +282,7 @@ export function detectEmergency(text: string): EmergencyKind | undefined {
 }
 
 const YES = /^(yes|yeah|yea|yep|yup|ya|yah|sure|correct|right|that ?s right|that ?s correct|thats right|that is correct|ok|okay|alright|all right|please|please do|go ahead|do it|book it|absolutely|definitely|of course|sounds good|that works|perfect|affirmative|uh huh|mm hmm|i do|it is|that ?s me|it ?s me|yes please|confirm|confirmed|true|i guess( so)?|i think so|i believe so|that ?s fine|that is fine|fine|that ?d be (great|good|perfect|fine)|that would be (great|good|perfect|fine)|great)\b/;
-const NO = /^(no|nope|nah|not really|negative|wrong|incorrect|that ?s wrong|that ?s not right|that ?s incorrect|that is (wrong|incorrect|not right)|don ?t|do not|not that|neither|none|nothing|no thanks|no thank you|never mind|nevermind|not now|not quite|not at all|i don ?t|it ?s not|that ?s not)\b/;
+const NO = /^((absolutely|definitely|certainly|of course) not|no|nope|nah|not really|negative|wrong|incorrect|that ?s wrong|that ?s not right|that ?s incorrect|that is (wrong|incorrect|not right)|don ?t|do not|not that|neither|none|nothing|no thanks|no thank you|never mind|nevermind|not now|not quite|not at all|i don ?t|it ?s not|that ?s not)\b/;
 const UNSURE = /\b(not sure|not certain|don ?t know|don ?t remember|dunno|maybe|possibly|perhaps)\b|^(wait|hold on|one (second|sec|moment|minute)|just a (second|sec|moment|minute)|let me (check|see|think))\b/;
 /** Sounds and words a reply may start with before its yes or no ("uh yeah", "mm no", "actually no"). */
 const LEADING_FILLER = /^((uh|um|er|erm|oh|ah|well|hmm|mm|so|actually)\s+(?!huh|hmm))+/;
