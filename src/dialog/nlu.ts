@@ -194,16 +194,23 @@ export function detectGlobalCommand(text: string): GlobalCommand | undefined {
 
 export type EmergencyKind = 'medical' | 'crisis';
 
+const SELF = '(myself|himself|herself|themselves|themself)';
 /** Suicidal or self-harm intent, said outright or around the edges ("i don't want to be here anymore"). */
 const CRISIS = anyOf(
   'suicid\\w*', 'self harm\\w*',
-  '(kill|killing|shoot|hang|hurt|hurting|harm|harming|cut|cutting|poison|stab|drown) (myself|himself|herself|themselves|themself)',
-  '(end|ending|take|taking) (my|his|her|their) (own )?life', '(end|ending) (it|it all|everything|things)',
+  `(kill|killing|killed|shoot|shooting|hang|hanging|harm|harming|poison|poisoning|drown|drowning|hurting|cutting|burning) ${SELF}`,
+  // "i hurt myself playing soccer" is an injury; wanting to, or doing it over and over, is self-harm.
+  `(going to|want to|wants to|wanted to|will|might|plan to|planning to|thinking (about|of)|urge to|afraid i will|scared i will|keep|kept) (hurt|hurting|cut|cutting|stab|stabbing|burn|burning) ${SELF}`,
+  `(hurt|cut|burn|stab|stabbed|burned|burnt) ${SELF} (on purpose|deliberately)`,
+  '(end|ending|take|taking) (my|his|her|their) (own )?life', '(end|ending) (it all|everything)',
+  '(going to|want to|wants to|should|will|plan to|planning to|ready to|decided to|thinking (about|of)|feel like) (just )?(end|ending) (it|things)',
   '(want|wants|wanted|wanting) to die', '(wish|wished) (i|he|she) (was|were) dead', 'better off (dead|without me)',
-  '(do not|does not|not) (really )?want to (be alive|live|be here|be around|wake up|go on|exist)', 'never wake up',
-  '(want|wish|need) (it all|everything|my life|all of it|life) to (be over|end|stop)',
+  '(do not|does not|not) (really )?want to (be alive|live|be around|wake up|go on|exist)',
+  '(do not|does not|not) (really )?want to be here(?! (at|for|on|early|all|too|when|that|long|before|in|by|until|till|with))',
+  'never wake up', '(want|wish|need) (it all|everything|my life|all of it|life) to (be over|end|stop)',
   '(no|not any) (point|reason)( \\w+){0,3} (to )?(live|living|go on|going on|be alive|being alive)', 'not worth living',
-  '(cannot|can not) (go on|keep going|carry on)', '(do not|not) think i can (go on|keep going|carry on)',
+  // "i can't go on tuesday" is a scheduling problem; "i can't go on (like this|anymore)" is not.
+  '((cannot|can not)|(do not|not) think i can) (go on|keep going|carry on)(?= (like this|anymore|any longer|living)|$)',
   '(think|thinking|thought|thoughts) (about|of) (not waking up|dying|death|ending (it|my life)|killing|suicide|not being (here|alive))',
   'if i (was|were) (dead|gone|not here|not around)',
   '(do not|not) see the point (of|in) (going on|living|life)', '(nobody|no one) would (miss|care about) me',
@@ -212,46 +219,56 @@ const CRISIS = anyOf(
   '(take|taking) all (of )?(my|his|her) (pills|tablets|meds|medication)',
   '(going|want|wants|plan|planning|thinking of|thinking about) (to )?(take|taking|swallow|swallowing) (a bunch|a lot|lots|a handful|too many|the whole bottle) of');
 
+const KIN = '(he|she|they|baby|child|kid|son|daughter|husband|wife|mom|mother|dad|father|grandma|grandpa|brother|sister|friend|partner)';
 /** Signs that need 911 now. Read with the qualifiers below ("no chest pain", "had a stroke last year"). */
 const MEDICAL = anyOf(
   // heart
   'chest (pain|pains|hurts|hurting|pressure|tightness|is (\\w+ )?tight|feels (\\w+ )?(tight|heavy))', 'chess pain',
-  '(pain|pressure|tightness) (in|on) (my|his|her) chest', 'clutching (my|his|her) chest', 'crushing', 'heart attack', 'cardiac arrest',
+  '(pain|pressure|tightness) (in|on) (my|his|her) chest', 'clutching (my|his|her) chest', 'crushing (pain|pressure|chest)',
+  'heart attack', 'cardiac arrest',
   // breathing, choking, swelling
   '(cannot|could not|can barely|unable to|struggling to|hard to|trouble|difficulty|having a hard time) (\\w+ )?(breath\\w*|catch (my|his|her|their) breath|get (any )?air)',
   '(not|stopped) breathing', 'gasping', 'short(ness)? of breath', 'turning (blue|purple|grey|gray)', '(going|turning) blue', 'choking',
-  'throat (is )?(closing|swelling|swollen)', '(tongue|lips|face|throat|mouth) (\\w+ )?(swelling|swollen)', 'swelling up',
+  'throat (is )?(closing|swelling|swollen)', '(tongue|lips|face|throat|mouth) (\\w+ ){0,2}(swelling|swollen|swelled)',
   'anaphyla\\w*', 'allergic reaction',
   // stroke
   'stroke', 'droop\\w*', 'slurr\\w*', 'cannot (lift|move|feel) (my|his|her) (\\w+ )?(arms?|legs?|face|side|body|hands?)',
-  '(left|right|one) side of (my|his|her) (body|face)', 'cannot (speak|talk)( properly| clearly)?(?! to| with)',
+  '(left|right|one) side of (my|his|her) (body|face)', '(weak\\w*|numb\\w*|paralyz\\w*) (on|in|down) (one|the (left|right)) side',
+  'sudden (weakness|numbness)', 'cannot (speak|talk)( properly| clearly| at all| anymore)(?! to| with)', '(he|she) (suddenly )?cannot (speak|talk)$',
   // consciousness, injury
   'collaps\\w*', 'unconscious', 'unresponsive', 'not (responding|responsive|conscious)', 'passed out', 'fainted', 'blacked out',
-  '(will not|cannot|is not|not) (wake|waking) up', 'not moving', 'lifeless', 'no pulse', '(i am|he is|she is) dying(?! to)',
+  // "i can't wake up that early" is about the time of day; someone else not waking up is not.
+  '(?<!\\bi )(will not|cannot|is not|does not|would not|not) (wake|waking) up', 'cannot wake (him|her|them)',
+  `${KIN} (is |are )?not moving`, 'lifeless', 'no pulse', '(i am|he is|she is) dying(?! to)',
   'hit (his|her|my|their) head( \\w+){0,6} (throwing up|vomiting|confused|unconscious|passed out)',
   '(car|bad|serious) (accident|crash|wreck)', 'been in an accident', '(hit|struck|run over) by a (car|truck|bus)',
   // seizure
-  'seiz\\w*', 'convuls\\w*', 'having a fit', 'fitting',
+  'seiz\\w*', 'convuls\\w*', 'having a fit',
   // bleeding
   'bleeding (\\w+ ){0,2}(a lot|badly|bad|heavily|profusely|everywhere|non stop)', 'bleeding (and )?(it )?(will not|does not|is not going to) stop',
   '(will not|cannot|does not|not) stop bleeding', 'blood everywhere', 'lot of blood', 'losing (a lot of )?blood', 'severe bleeding',
   'bleeding out', 'hemorrhag\\w*',
-  // overdose, help now
+  // overdose, help now (a bare "911" may be part of a phone number)
   'overdos\\w*', '(this is|it is|i have|we have|there is|having) an? (medical )?emergency', 'medical emergency', 'ambulance',
-  '9 1 1', '911', 'nine one one');
+  '(call|calling|called|dial|dialing|need|get) (9 1 1|911|nine one one)');
 
 // Swallowed too much of something (an overdose or a poisoning, often a child's): poison control and 911 at once.
+const TAKEN = '(took|taken|take|taking|swallowed|ate|eaten|had|drank|got into)';
+const TOO_MUCH = '((whole|entire|full) (\\w+ )?(bottle|pack|packet|box|container|prescription|supply) of|bottle of|handful of|(a bunch|lots|a lot|loads) of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the))';
 const INGESTION = anyOf(
-  '((whole|entire|full) (\\w+ )?(bottle|pack|packet|box|container|prescription|supply) of|bottle of|handful of|(a bunch|lots|a lot|loads) of|too many( of)?|too much( of)?|all (of )?(my|his|her|their|the)) (\\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medications?|oxycodone|opioids|painkillers)',
-  'poison\\w*', '(swallowed|drank|drunk|ate) (some |a |the )?(bleach|detergent|cleaner|battery|batteries|antifreeze|chemicals?|pills|tablets)');
+  `${TAKEN}( \\w+){0,2}? ${TOO_MUCH} (\\w+ ){0,3}(pills|tablets|capsules|meds|medicine|medications?|oxycodone|opioids|painkillers|vitamins|gummies)`,
+  '(?<!food )poison(?! (ivy|oak|sumac))\\w*',
+  '(swallowed|drank|drunk|ate) (some |a |the )?(bleach|detergent|cleaner|battery|batteries|antifreeze|chemicals?|pills|tablets)');
 
-/** "no chest pain", "i am not suicidal", "not having any trouble breathing": the words are denied. */
-const NEGATED = /\b(no|not|never|without|denies|do not have|does not have|is not|am not|not having)( \w+){0,2} $/;
-/** "had a stroke last year", "history of seizures": a past event, not one happening now (unless "just had"). */
-const IN_THE_PAST_BEFORE = /\b((?<!just )(had|has had|have had)|history of|after|since|died (of|from))( (a|an|his|her|my|some|the|mild|minor|small))? $/;
-const IN_THE_PAST_AFTER = /^ (\w+ )?(last|ago|a while|years?|months?|in the past|before|yesterday|in (january|february|march|april|may|june|july|august|september|october|november|december))\b/;
+/** "no chest pain", "i am not suicidal", "not having any trouble breathing": the words are denied (but "no, he is not breathing" is not). */
+const NEGATED = /\b(no|not|never|without|denies|do not have|does not have|is not|am not|not having|nor)( (any|a|an|the|really|actually|having|have|feeling|experiencing|been|ever|currently))* $/;
+/** "had a stroke last year", "history of seizures": a past event, not one happening now. */
+const IN_THE_PAST_BEFORE = /\b((?<!just )had|has had|have had|history of|after|since|died (of|from))( (a|an|his|her|my|some|the|mild|minor|small))? $/;
+const IN_THE_PAST_AFTER = /^ (\w+ )?(last (year|month|week|summer|winter|spring|fall|autumn|time)|(years?|months?|weeks?) ago|a while (back|ago)|in the past|as a (child|kid|baby)|in (january|february|march|april|may|june|july|august|september|october|november|december))\b/;
+/** "had a stroke this morning": recent enough to need help now, even though said in the past tense. */
+const RECENT_AFTER = /^ (\w+ ){0,2}(minutes? ago|an hour ago|(a )?few hours ago|this (morning|afternoon|evening)|today|tonight|earlier|just now)\b/;
 /** "seizure medication", "stroke risk", "pills for chest pain": the words name a condition the request is about. */
-const ABOUT_A_CONDITION_AFTER = /^ (\w+ )?(medications?|meds|medicine|pills|tablets|drugs?|prescriptions?|x ray|results?|tests?|scan|follow up|appointment|check ?up|specialist|doctor|clinic|history|monitor|plan|condition|problems?|risk|prevention|screening|rehab\w*|recovery|survivors?)\b/;
+const ABOUT_A_CONDITION_AFTER = /^ ((?!(my|his|her|and|the|so|but|i|he|she|now|please|help)\b)\w+ )?(medications?|meds|medicine|pills|tablets|drugs?|prescriptions?|x ray|results?|tests?|scan|follow up|appointment|check ?up|specialist|history|monitor|condition|problems?|risk|prevention|screening|rehab\w*|recovery|survivors?)\b/;
 const ABOUT_A_CONDITION_BEFORE = /\b(medications?|medicine|meds|pills|tablets|spray|inhaler|prescriptions?|refill|nitro\w*|treatment|specialist|\w+ologist|follow up|rehab\w*|recovery|check ?up)( \w+){0,3} (for|to treat|that treats|about|after|from) (\w+ ){0,2}$/;
 
 /**
@@ -266,7 +283,7 @@ function liveMatch(pattern: RegExp, words: string, condition: boolean): boolean 
     const before = words.slice(0, match.index);
     const after = words.slice(match.index + match[0].length);
     if (NEGATED.test(before)) continue;
-    if (condition && (IN_THE_PAST_BEFORE.test(before) || IN_THE_PAST_AFTER.test(after))) continue;
+    if (condition && !RECENT_AFTER.test(after) && (IN_THE_PAST_BEFORE.test(before) || IN_THE_PAST_AFTER.test(after))) continue;
     if (condition && (ABOUT_A_CONDITION_AFTER.test(after) || ABOUT_A_CONDITION_BEFORE.test(before))) continue;
     return true;
   }

@@ -907,4 +907,26 @@ export const PHRASINGS: readonly Phrasing[] = [
   // ---- fourth probes: words the clinic-information rules must not grab: develop rows
   ...rows({ intent: 'book' }, ['ive been sick for 48 hours can i see someone', 'can i book at your downtown location'], []),
   ...rows({ intent: 'message' }, ['are my labs back yet'], []),
+
+  // ---- fifth probes: everyday phrases that share words with emergencies, and emergencies said around them: develop rows
+  ...rows({ intent: 'book' }, [
+    'i hurt myself playing soccer and need to get my ankle looked at',
+    'i have poison ivy can i come in',
+    'i think i have food poisoning can i see someone today',
+    'can i come in for a fitting for my brace',
+    'my ankle is swelling up can i come in',
+    'my dad had a stroke last year and needs a check up today',
+  ], []),
+  ...rows({ intent: 'reschedule' }, [
+    'i cant wake up that early can i get a later time',
+    'i cant go on tuesday can we do wednesday instead',
+  ], []),
+  ...rows({ intent: 'refill' }, ['the pharmacy gave me too many pills'], []),
+  ...rows({ emergency: 'medical' }, [
+    'no he is not breathing',
+    'i dont know what to do he collapsed',
+    'she had a seizure a few minutes ago',
+    'my dad had a stroke this morning',
+  ], []),
+  ...rows({ emergency: 'crisis' }, ['he hurt himself on purpose', 'i keep cutting myself'], []),
 ];
