@@ -26,7 +26,8 @@ const NAVIGATION_RULES: readonly Rule[] = [
     '(real|live|actual) (person|human)', 'transfer me', 'put me through', 'connect me',
     '(talk|speak|speaking) (to|with) (a |an |the )?(person|someone|somebody|staff|staff member|nurse|doctor|anyone|anybody)',
     '(a person|someone|somebody|anyone) i can (talk|speak) to',
-    '(talk|speak|speaking) (to|with) (the )?(billing|scheduling|accounts|office manager|manager|someone in)') },
+    '(talk|speak|speaking) (to|with) (the )?(billing|scheduling|accounts|office manager|manager|someone in)',
+    '(need|want|get) (a|an) (person|human)') },
   { intent: 'repeat', pattern: anyOf(
     'repeat(?! (prescription|script|medication|meds))', 'say (that|it) again', 'come again', 'pardon', 'what did you say',
     'did not (hear|catch) (that|you)', 'one more time') },
@@ -45,11 +46,12 @@ const CLINIC_INFO_RULES: readonly Rule[] = [
   { intent: 'directions', pattern: anyOf(
     'directions?', 'how (do|can|would|should) (i|we) (get|find|reach|go)', 'best way to (get|go)', 'how far',
     'get (there|to you|to the (clinic|office|building))', '(where|can) (do|can|should|i|we) (i |we )?park', 'park (at|in|on|there)', 'parking', 'entrance',
-    'find (you|the (clinic|office|building|place))', 'which (door|floor)', 'what (bus|train|floor)', 'by (bus|train|subway)',
+    'find (you|the (clinic|office|building|place))', 'which (door|floor)', 'what (bus|train|floor)', 'by (bus|train|subway)', '(bus|train|subway|metro) (stop|station|line)',
+    '(closest|nearest) (bus|train|subway|station|stop|parking)',
     'i am lost') },
   { intent: 'address', pattern: anyOf(
     '(?<!\\b(my|our|his|her|new|billing|email) )address', 'where (are|is) (you|(the|your) (clinic|office|practice|building))', 'where you are',
-    '(your|the|what|which) location', 'located', 'street', 'zip ?code', 'postcode') },
+    '(your|the|what|which) location', 'located', 'street', 'zip ?code', 'postcode', 'what (city|town|area|neighborhood|part of town)') },
 ];
 
 const TASK_RULES: readonly Rule[] = [
@@ -112,7 +114,8 @@ const TASK_RULES: readonly Rule[] = [
     '(get|need|have|do) (\\w+ ){0,2}tests?', 'get tested') },
   { intent: 'goodbye', pattern: anyOf(
     'bye', 'goodbye', 'that is (all|it|everything)', 'that will be all', 'nothing (else|more)', 'i am (all )?(set|done|good)',
-    'no thanks?( you)?', 'hang up', 'have a (good|nice|great) (day|one|afternoon|evening)') },
+    'no thanks?( you)?', 'hang up', 'have a (good|nice|great) (day|one|afternoon|evening)',
+    '(do not|does not) need anything (else|more)', 'i am (fine|ok|okay) (thanks|thank you)') },
 ];
 
 /** Used only when nothing clearer matched and the caller does not point at an appointment they already have. */
@@ -215,6 +218,8 @@ const CRISIS = anyOf(
   'if i (was|were) (dead|gone|not here|not around)',
   '(do not|not) see the point (of|in) (going on|living|life)', '(nobody|no one) would (miss|care about) me',
   'jump (off|from) (a|the) (bridge|building|roof)', 'suicide (note|letter)s?', 'goodbye (note|letter)s?', 'done with (life|living)',
+  'to end (it|it all|my life|things)(?! (here|now|there|for now))', '(saved|saving|stockpil\\w*|hoard\\w*) (up )?(pills|meds|medication|tablets)',
+  '(pills|meds|tablets) saved up',
   'overdose on purpose', '(going|want|wants|plan|planning) to overdose', 'i (took|have taken|just took) an overdose', 'i overdosed',
   '(take|taking) all (of )?(my|his|her) (pills|tablets|meds|medication)',
   '(going|want|wants|plan|planning|thinking of|thinking about) (to )?(take|taking|swallow|swallowing) (a bunch|a lot|lots|a handful|too many|the whole bottle) of');

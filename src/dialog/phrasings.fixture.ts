@@ -929,4 +929,51 @@ export const PHRASINGS: readonly Phrasing[] = [
     'my dad had a stroke this morning',
   ], []),
   ...rows({ emergency: 'crisis' }, ['he hurt himself on purpose', 'i keep cutting myself'], []),
+
+  // ---- sixth probes, written before the rules: develop rows
+  ...rows({ intent: 'list' }, [
+    'can you remind me what time i need to be there',
+    'do i have an appointment today',
+    'what time is my sons physical on friday',
+    'who am i seeing tomorrow',
+  ], []),
+  ...rows({ intent: 'book' }, [
+    'id like to see dr patel as soon as possible',
+    'can i make a point meant for my daughter',
+    'im new to the area and looking for a doctor',
+  ], []),
+  ...rows({ intent: 'reschedule' }, [
+    'i have to change my appointment because of work',
+    'id like to move my thursday appointment to next week',
+    'we need to rebook for another day',
+  ], []),
+  ...rows({ intent: 'cancel' }, [
+    'please cancel all my appointments',
+    'im not going to be able to make it in on the 5th',
+  ], []),
+  ...rows({ intent: 'message' }, [
+    'i want to talk to my doctor about my medication',
+    'i need the nurse to call me back',
+    'i have a question about my bill',
+    'im calling for my lab results',
+  ], []),
+  ...rows({ intent: 'hours' }, ['what time are you open till', 'whens the office open'], []),
+  ...rows({ intent: 'address' }, ['what city are you in'], []),
+  ...rows({ intent: 'directions' }, ['whats the closest bus stop'], []),
+  ...rows({ intent: 'operator' }, ['can i talk to the office manager', 'i need a person'], []),
+  ...rows({ intent: 'goodbye' }, ['no i dont need anything else', 'thanks thats all'], []),
+  ...rows({ ambiguous: ['reschedule', 'refill'] }, ['i need to reschedule my appointment and get a refill'], []),
+  ...rows({ emergency: 'medical' }, [
+    'my husbands having a heart attack',
+    'my baby is turning purple',
+    'shes not breathing right and shes pale',
+    'my sons throat is closing',
+  ], []),
+  ...rows({ emergency: 'crisis' }, [
+    'im going to end my life tonight',
+    'i have pills saved up to end it',
+    'i dont want to go on living',
+  ], []),
+  ...rows({ yesNo: 'yes' }, ['yeah please', 'uh huh yes'], []),
+  ...rows({ yesNo: 'no' }, ['no no no', 'nope thats wrong'], []),
 ];

@@ -58,6 +58,12 @@ function printTable(): void {
   }
   lines.push(`${'accuracy %'.padEnd(20)}${accuracy(inSet('develop')).toFixed(1).padStart(8)} ${accuracy(inSet('held-out')).toFixed(1).padStart(8)}${accuracy(outcomes).toFixed(1).padStart(8)}`);
   for (const set of ['develop', 'held-out'] as const) {
+    const rows = inSet(set);
+    const emergencies = rows.filter((o) => 'emergency' in o.row.expected);
+    const alarms = rows.filter((o) => !('emergency' in o.row.expected) && o.readAsEmergency).length;
+    lines.push(`emergencies (${set}): ${emergencies.filter((o) => o.readAsEmergency).length}/${emergencies.length} recognised, ${alarms} false alarms`);
+  }
+  for (const set of ['develop', 'held-out'] as const) {
     const misses = inSet(set).filter((o) => !o.right);
     lines.push(`misses (${set}): ${misses.length}`);
     for (const miss of misses) lines.push(`  [${miss.category} -> ${miss.got}] ${miss.row.text}`);
