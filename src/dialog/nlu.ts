@@ -156,7 +156,8 @@ export function readRequest(text: string): RequestReading {
   if (!words) return { kind: 'none' };
   const direct = firstMatch(NAVIGATION_RULES, words) ?? firstMatch(CLINIC_INFO_RULES, words);
   if (direct) return { kind: 'intent', intent: direct };
-  const tasks = [...new Set(words.split(/\b(?:and also|and then|and|also|plus)\b/).map((clause) => firstMatch(TASK_RULES, clause.trim())).filter((intent): intent is Intent => intent !== undefined))];
+  const clauses = words.split(/\b(?:and also|and then|and|also|plus)\b/).map((clause) => clause.trim());
+  const tasks = [...new Set(clauses.map((clause) => firstMatch(TASK_RULES, clause)).filter((intent): intent is Intent => intent !== undefined))];
   const combined = combineTasks(tasks, words);
   if (combined) return combined;
   if (EXISTING_APPOINTMENT.test(words)) return { kind: 'ambiguous', between: ['list', 'reschedule', 'cancel'] };
