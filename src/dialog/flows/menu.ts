@@ -2,20 +2,21 @@
  * The main menu, "anything else?", and the clarifying question for a request that could mean two things.
  * `startIntent` is where every request begins, however it was made (speech, key, the language model).
  */
-import { detectIntent, parseOrdinalPick, parseYesNo, type Intent } from '../nlu.js';
+import { parseOrdinalPick, parseYesNo, readRequest, type Intent } from '../nlu.js';
 import { defineNode, type Dialog } from '../engine/node.js';
-import { keypadMenu, listWords } from './common.js';
+import { applyBookingDetails, readBookingDetails } from './booking.js';
+import { captureWhen, keypadMenu, listWords } from './common.js';
 import { clinicInfo } from './info.js';
-import { readBookingDetails, applyBookingDetails } from './booking.js';
-import { captureWhen } from './common.js';
 
 /** A request: an intent (with the words, for booking details said with it) or a choice to put to the caller. */
 type Request = { intent: Intent; text: string; byKey?: boolean } | { between: readonly Intent[] };
 
-/** What the caller asks for in their own words (pure). */
+/** What the caller asks for in their own words (pure); emergencies never get here (the engine saw them first). */
 function readMenuRequest(text: string): Request | undefined {
-  const intent = detectIntent(text);
-  return intent ? { intent, text } : undefined;
+  const reading = readRequest(text);
+  if (reading.kind === 'intent') return { intent: reading.intent, text };
+  if (reading.kind === 'ambiguous') return { between: reading.between };
+  return undefined;
 }
 
 const MAIN_MENU_KEYS: Record<number, Intent> = { 1: 'book', 2: 'list', 3: 'reschedule', 4: 'cancel', 5: 'refill', 6: 'message', 7: 'hours' };
