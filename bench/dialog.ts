@@ -45,41 +45,39 @@ const SETS = ['develop', 'held-out'] as const;
 
 // ---- (a) accuracy ----------------------------------------------------------------------------------------------
 
-interface Graded { phrasing: Phrasing; category: string; expected: string; got: string; right: boolean }
+interface Graded { phrasing: Phrasing; category: string; expected: string; got: string; right: boolean; readAsEmergency: boolean }
 
+// Labels as in src/dialog/understanding.test.ts, so the two tables read alike.
 function describeReading(reading: RequestReading): string {
   switch (reading.kind) {
     case 'intent': return reading.intent;
-    case 'emergency': return `emergency ${reading.emergency}`;
-    case 'ambiguous': return `ambiguous ${[...reading.between].sort().join('|')}`;
+    case 'emergency': return `emergency:${reading.emergency}`;
+    case 'ambiguous': return `ambiguous(${[...reading.between].sort().join('|')})`;
     case 'none': return 'none';
   }
 }
 
-function describeExpected(expected: ExpectedReading): string {
-  if ('intent' in expected) return expected.intent;
-  if ('emergency' in expected) return `emergency ${expected.emergency}`;
-  if ('ambiguous' in expected) return `ambiguous ${[...expected.ambiguous].sort().join('|')}`;
-  return `yes/no ${expected.yesNo ?? 'neither'}`;
-}
-
 function categoryOf(expected: ExpectedReading): string {
   if ('intent' in expected) return expected.intent;
-  if ('emergency' in expected) return `emergency ${expected.emergency}`;
+  if ('emergency' in expected) return `emergency:${expected.emergency}`;
   if ('ambiguous' in expected) return 'ambiguous';
-  return 'yes/no';
+  return `answer:${expected.yesNo ?? 'unsure'}`;
+}
+
+function describeExpected(expected: ExpectedReading): string {
+  return 'ambiguous' in expected ? `ambiguous(${[...expected.ambiguous].sort().join('|')})` : categoryOf(expected);
 }
 
 const sameSet = (a: readonly string[], b: readonly string[]) => new Set(a).size === new Set(b).size && a.every((x) => b.includes(x));
 
 function grade(phrasing: Phrasing): Graded {
   const { expected } = phrasing;
-  const base = { phrasing, category: categoryOf(expected), expected: describeExpected(expected) };
+  const reading = readRequest(phrasing.text);
+  const base = { phrasing, category: categoryOf(expected), expected: describeExpected(expected), readAsEmergency: reading.kind === 'emergency' };
   if ('yesNo' in expected) {
     const answer = parseYesNo(phrasing.text) ?? null;
-    return { ...base, got: `yes/no ${answer ?? 'neither'}`, right: answer === expected.yesNo };
+    return { ...base, got: `answer:${answer ?? 'unsure'}`, right: answer === expected.yesNo };
   }
-  const reading = readRequest(phrasing.text);
   const right = 'intent' in expected ? reading.kind === 'intent' && reading.intent === expected.intent
     : 'emergency' in expected ? reading.kind === 'emergency' && reading.emergency === expected.emergency
       : reading.kind === 'ambiguous' && sameSet(reading.between, expected.ambiguous);
@@ -202,6 +200,9 @@ async function main(): Promise<void> {
     ambiguousRule: 'right when the reading is ambiguous between exactly the expected intents (equal sets)',
     sets: scoreBySet(graded),
     categories: Object.fromEntries(categories.map((c) => [c, scoreBySet(graded.filter((g) => g.category === c))])),
+    // Emergencies are the misses that matter most: one missed is a caller not told to ring 911.
+    emergenciesMissed: graded.filter((g) => 'emergency' in g.phrasing.expected && !g.readAsEmergency).map((g) => g.phrasing.text),
+    routineTakenForEmergency: graded.filter((g) => !('emergency' in g.phrasing.expected) && g.readAsEmergency).map((g) => g.phrasing.text),
     misses: graded.filter((g) => !g.right).map((g) => ({ text: g.phrasing.text, set: g.phrasing.set, expected: g.expected, got: g.got })),
   };
 
@@ -238,9 +239,10 @@ async function main(): Promise<void> {
     ...categories.map((c) => [c, ...(['develop', 'held-out', 'all'] as const).map((s) => fmtScore(accuracy.categories[c]![s]))]),
     ['ALL', ...(['develop', 'held-out', 'all'] as const).map((s) => fmtScore(accuracy.sets[s]))],
   ]));
+  out.push(`emergencies not read as emergencies: ${accuracy.emergenciesMissed.length}; routine rows read as emergencies: ${accuracy.routineTakenForEmergency.length}`);
   if (args.verbose && accuracy.misses.length > 0) {
     out.push('', `Misses (${accuracy.misses.length}):`);
-    for (const m of accuracy.misses) out.push(`  [${m.set}] "${m.text}": expected ${m.expected}, got ${m.got}`);
+    for (const m of accuracy.misses) out.push(`  [${m.set}] ${m.expected} -> ${m.got}: "${m.text}"`);
   }
   out.push('', `Dialog hop (ms): ${requests.length} request phrasings x ${rounds} rounds, fresh session each, in-memory EMR`);
   out.push(table(['pass', 'measure', 'n', 'p50', 'p95', 'p99', 'max'], passes.flatMap((pass) => [
