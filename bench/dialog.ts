@@ -20,9 +20,8 @@ import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createReceptionistPolicy, defaultClinicConfig, parseYesNo, renderPrompt, type DialogInput, type DialogPolicy, type DialogSession } from '../src/dialog/index.js';
-import { readRequest, type RequestReading } from '../src/dialog/nlu.js';
-import { PHRASINGS, type ExpectedReading, type Phrasing } from '../src/dialog/phrasings.fixture.js';
+import { createReceptionistPolicy, defaultClinicConfig, renderPrompt, type DialogInput, type DialogPolicy, type DialogSession } from '../src/dialog/index.js';
+import { gradePhrasing, PHRASINGS, type GradedPhrasing } from '../src/dialog/phrasings.fixture.js';
 import { createMemoryEmr, DEMO_PATIENTS } from '../src/emr/index.js';
 import { createLogger } from '../src/log.js';
 import { summarize, type Summary } from './stats.js';
@@ -45,53 +44,14 @@ const SETS = ['develop', 'held-out'] as const;
 
 // ---- (a) accuracy ----------------------------------------------------------------------------------------------
 
-interface Graded { phrasing: Phrasing; category: string; expected: string; got: string; right: boolean; readAsEmergency: boolean }
-
-// Labels as in src/dialog/understanding.test.ts, so the two tables read alike.
-function describeReading(reading: RequestReading): string {
-  switch (reading.kind) {
-    case 'intent': return reading.intent;
-    case 'emergency': return `emergency:${reading.emergency}`;
-    case 'ambiguous': return `ambiguous(${[...reading.between].sort().join('|')})`;
-    case 'none': return 'none';
-  }
-}
-
-function categoryOf(expected: ExpectedReading): string {
-  if ('intent' in expected) return expected.intent;
-  if ('emergency' in expected) return `emergency:${expected.emergency}`;
-  if ('ambiguous' in expected) return 'ambiguous';
-  return `answer:${expected.yesNo ?? 'unsure'}`;
-}
-
-function describeExpected(expected: ExpectedReading): string {
-  return 'ambiguous' in expected ? `ambiguous(${[...expected.ambiguous].sort().join('|')})` : categoryOf(expected);
-}
-
-const sameSet = (a: readonly string[], b: readonly string[]) => new Set(a).size === new Set(b).size && a.every((x) => b.includes(x));
-
-function grade(phrasing: Phrasing): Graded {
-  const { expected } = phrasing;
-  const reading = readRequest(phrasing.text);
-  const base = { phrasing, category: categoryOf(expected), expected: describeExpected(expected), readAsEmergency: reading.kind === 'emergency' };
-  if ('yesNo' in expected) {
-    const answer = parseYesNo(phrasing.text) ?? null;
-    return { ...base, got: `answer:${answer ?? 'unsure'}`, right: answer === expected.yesNo };
-  }
-  const right = 'intent' in expected ? reading.kind === 'intent' && reading.intent === expected.intent
-    : 'emergency' in expected ? reading.kind === 'emergency' && reading.emergency === expected.emergency
-      : reading.kind === 'ambiguous' && sameSet(reading.between, expected.ambiguous);
-  return { ...base, got: describeReading(reading), right };
-}
-
 interface Score { right: number; total: number; accuracy: number | null }
 
-function score(rows: readonly Graded[]): Score {
+function score(rows: readonly GradedPhrasing[]): Score {
   const right = rows.filter((r) => r.right).length;
   return { right, total: rows.length, accuracy: rows.length ? Math.round((1000 * right) / rows.length) / 10 : null };
 }
 
-function scoreBySet(rows: readonly Graded[]): Record<'develop' | 'held-out' | 'all', Score> {
+function scoreBySet(rows: readonly GradedPhrasing[]): Record<'develop' | 'held-out' | 'all', Score> {
   return {
     develop: score(rows.filter((r) => r.phrasing.set === 'develop')),
     'held-out': score(rows.filter((r) => r.phrasing.set === 'held-out')),
@@ -194,7 +154,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 async function main(): Promise<void> {
-  const graded = PHRASINGS.map(grade);
+  const graded = PHRASINGS.map(gradePhrasing);
   const categories = [...new Set(graded.map((g) => g.category))].sort();
   const accuracy = {
     ambiguousRule: 'right when the reading is ambiguous between exactly the expected intents (equal sets)',

@@ -5,48 +5,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseYesNo, readRequest, type RequestReading } from './nlu.js';
-import { PHRASINGS, type ExpectedReading, type Phrasing } from './phrasings.fixture.js';
+import { gradePhrasing, PHRASINGS, type GradedPhrasing, type Phrasing } from './phrasings.fixture.js';
 
-function categoryOf(expected: ExpectedReading): string {
-  if ('intent' in expected) return expected.intent;
-  if ('emergency' in expected) return `emergency:${expected.emergency}`;
-  if ('ambiguous' in expected) return 'ambiguous';
-  return `answer:${expected.yesNo ?? 'unsure'}`;
-}
+type Outcome = GradedPhrasing;
 
-function describe(reading: RequestReading): string {
-  switch (reading.kind) {
-    case 'emergency': return `emergency:${reading.emergency}`;
-    case 'intent': return reading.intent;
-    case 'ambiguous': return `ambiguous(${reading.between.join('|')})`;
-    case 'none': return 'none';
-  }
-}
-
-interface Outcome { row: Phrasing; category: string; got: string; right: boolean; readAsEmergency: boolean }
-
-function judge(row: Phrasing): Outcome {
-  const { expected } = row;
-  const reading = readRequest(row.text);
-  const category = categoryOf(expected);
-  const readAsEmergency = reading.kind === 'emergency';
-  if ('yesNo' in expected) {
-    const answer = parseYesNo(row.text) ?? null;
-    return { row, category, got: `answer:${answer ?? 'unsure'}`, right: answer === expected.yesNo, readAsEmergency };
-  }
-  let right: boolean;
-  if ('intent' in expected) right = reading.kind === 'intent' && reading.intent === expected.intent;
-  else if ('emergency' in expected) right = reading.kind === 'emergency' && reading.emergency === expected.emergency;
-  else right = reading.kind === 'ambiguous' && reading.between.length === expected.ambiguous.length
-    && expected.ambiguous.every((intent) => reading.between.includes(intent));
-  return { row, category, got: describe(reading), right, readAsEmergency };
-}
-
-const outcomes = PHRASINGS.map(judge);
+const outcomes = PHRASINGS.map(gradePhrasing);
 const percent = (part: number, whole: number) => (whole === 0 ? 100 : (100 * part) / whole);
 const accuracy = (list: readonly Outcome[]) => percent(list.filter((o) => o.right).length, list.length);
-const inSet = (set: Phrasing['set']) => outcomes.filter((o) => o.row.set === set);
+const inSet = (set: Phrasing['set']) => outcomes.filter((o) => o.phrasing.set === set);
 
 function printTable(): void {
   const categories = [...new Set(outcomes.map((o) => o.category))];
@@ -59,14 +25,14 @@ function printTable(): void {
   lines.push(`${'accuracy %'.padEnd(20)}${accuracy(inSet('develop')).toFixed(1).padStart(8)} ${accuracy(inSet('held-out')).toFixed(1).padStart(8)}${accuracy(outcomes).toFixed(1).padStart(8)}`);
   for (const set of ['develop', 'held-out'] as const) {
     const rows = inSet(set);
-    const emergencies = rows.filter((o) => 'emergency' in o.row.expected);
-    const alarms = rows.filter((o) => !('emergency' in o.row.expected) && o.readAsEmergency).length;
+    const emergencies = rows.filter((o) => 'emergency' in o.phrasing.expected);
+    const alarms = rows.filter((o) => !('emergency' in o.phrasing.expected) && o.readAsEmergency).length;
     lines.push(`emergencies (${set}): ${emergencies.filter((o) => o.readAsEmergency).length}/${emergencies.length} recognised, ${alarms} false alarms`);
   }
   for (const set of ['develop', 'held-out'] as const) {
     const misses = inSet(set).filter((o) => !o.right);
     lines.push(`misses (${set}): ${misses.length}`);
-    for (const miss of misses) lines.push(`  [${miss.category} -> ${miss.got}] ${miss.row.text}`);
+    for (const miss of misses) lines.push(`  [${miss.category} -> ${miss.got}] ${miss.phrasing.text}`);
   }
   console.log(lines.join('\n'));
 }
@@ -82,12 +48,12 @@ test('phrasings the rules were not written against are understood (held-out >= 9
 });
 
 test('every emergency row gets emergency guidance', () => {
-  const missed = outcomes.filter((o) => 'emergency' in o.row.expected && !o.readAsEmergency).map((o) => o.row.text);
+  const missed = outcomes.filter((o) => 'emergency' in o.phrasing.expected && !o.readAsEmergency).map((o) => o.phrasing.text);
   assert.equal(missed, []);
 });
 
 test('no routine row is taken for an emergency', () => {
-  const alarmed = outcomes.filter((o) => !('emergency' in o.row.expected) && o.readAsEmergency).map((o) => o.row.text);
+  const alarmed = outcomes.filter((o) => !('emergency' in o.phrasing.expected) && o.readAsEmergency).map((o) => o.phrasing.text);
   assert.equal(alarmed, []);
 });
 
