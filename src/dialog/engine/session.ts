@@ -85,6 +85,11 @@ export class ReceptionistSession implements DialogSession, Dialog {
   }
 
   get node(): NodeId { return this.current; }
+
+  /** The question on the table; input is only handled while the call has not ended (see `handle`). */
+  private get currentNode(): AnyNode {
+    return NODES[this.current as Exclude<NodeId, 'ended'>];
+  }
   get keypadMode(): boolean { return this.keypad; }
 
   respond(input: DialogInput, signal: AbortSignal): AsyncIterable<DialogAction> {
@@ -274,7 +279,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
     if (!text) return this.noMatch();
     const emergency = detectEmergency(text);
     if (emergency) return emergencyGuidance(emergency, this);
-    const node = NODES[this.current as Exclude<NodeId, 'ended'>];
+    const node = this.currentNode;
     const command = this.globalCommandIn(text, node);
     if (command) return this.command(command);
     const answer = node.hear(text, this);
@@ -294,7 +299,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
   private async onDigit(digit: string): Promise<void> {
     if (!/^[0-9*#]$/.test(digit)) return;
     this.keypad = true;
-    const node = NODES[this.current as Exclude<NodeId, 'ended'>];
+    const node = this.currentNode;
     const keys = node.keys;
     const swallowPound = this.autoCompleted && digit === '#' && this.digits === '';
     this.autoCompleted = false;
@@ -338,7 +343,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
   // ---- escalation, navigation ----------------------------------------------------------------------------
 
   private async onSilence(): Promise<void> {
-    const node = NODES[this.current as Exclude<NodeId, 'ended'>];
+    const node = this.currentNode;
     if (node.onSilence) return node.onSilence(this);
     if (this.digits !== '') {
       // The caller stopped typing without pound: take what they entered.
@@ -351,7 +356,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
 
   /** rephrase -> keypad menu -> transfer; never a fourth time round. */
   private escalate(opener: 'silence' | 'notUnderstood'): void {
-    const node = NODES[this.current as Exclude<NodeId, 'ended'>];
+    const node = this.currentNode;
     this.failures++;
     if (this.failures >= MAX_FAILURES) return this.transfer('no-match', 'transferAfterTrouble');
     if (this.failures === 1) {
@@ -370,7 +375,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
   }
 
   private help(): void {
-    const node = NODES[this.current as Exclude<NodeId, 'ended'>];
+    const node = this.currentNode;
     this.ask([...node.keypadPrompt(this), this.p('keypadNavigation')]);
   }
 

@@ -3,8 +3,7 @@
  * The guidance is said at once (911, or the 988 crisis line); then the caller is offered a person, and
  * silence, a yes or key 1 connects them.
  */
-import type { EmergencyKind } from '../nlu.js';
-import { detectIntent, parseYesNo, type Intent } from '../nlu.js';
+import { detectIntent, parseYesNo, type EmergencyKind, type Intent } from '../nlu.js';
 import { defineNode, type Dialog, type YesNo } from '../engine/node.js';
 import { YES_NO_KEYS } from './common.js';
 
