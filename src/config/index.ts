@@ -40,10 +40,25 @@ export const ConfigSchema = z.object({
     threshold: z.coerce.number().min(0.05).max(0.99).default(0.5),
     /** Continuous speech needed before a turn starts (filters clicks). */
     minSpeechMs: ms.default(96),
-    /** Silence after speech that ends the caller's turn. */
+    /** Silence after speech that ends the caller's turn when nothing better is known (endpointing `fixed`, or no usable words). */
     endSilenceMs: ms.default(640),
     /** Audio kept before speech start so ASR hears the onset. */
     preRollMs: ms.default(192),
+  }).prefault({}),
+  /** When a caller's turn is over: see src/pipeline/endpointing.ts. */
+  endpointing: z.object({
+    /** `expectation`: the wait depends on what was asked and what was said; `fixed`: vad.endSilenceMs for every turn. */
+    mode: z.enum(['expectation', 'fixed']).default('expectation'),
+    /** VAD silence that closes one speech segment (the words so far go to ASR); the turn may go on. */
+    segmentSilenceMs: ms.default(160),
+    /** Silence after a complete answer (a yes, a full date of birth, ten digits) before the reply. */
+    completeSilenceMs: ms.default(250),
+    /** Silence after an incomplete answer (a date without its year, a sentence ending on "and"). */
+    incompleteSilenceMs: ms.default(2000),
+    /** Silence after free text (a message for the doctor): people pause mid-sentence. */
+    freeTextSilenceMs: ms.default(1500),
+    /** No turn lasts longer than this; the words so far are taken at the next pause. */
+    maxTurnMs: ms.default(20_000),
   }).prefault({}),
   bargeIn: z.object({
     enabled: bool.default(true),
@@ -219,6 +234,12 @@ export const ENV_KEYS: Record<string, string> = {
   VAD_MIN_SPEECH_MS: 'vad.minSpeechMs',
   VAD_END_SILENCE_MS: 'vad.endSilenceMs',
   VAD_PRE_ROLL_MS: 'vad.preRollMs',
+  ENDPOINTING_MODE: 'endpointing.mode',
+  ENDPOINTING_SEGMENT_SILENCE_MS: 'endpointing.segmentSilenceMs',
+  ENDPOINTING_COMPLETE_SILENCE_MS: 'endpointing.completeSilenceMs',
+  ENDPOINTING_INCOMPLETE_SILENCE_MS: 'endpointing.incompleteSilenceMs',
+  ENDPOINTING_FREE_TEXT_SILENCE_MS: 'endpointing.freeTextSilenceMs',
+  ENDPOINTING_MAX_TURN_MS: 'endpointing.maxTurnMs',
   BARGE_IN_ENABLED: 'bargeIn.enabled',
   BARGE_IN_PAUSE_AFTER_MS: 'bargeIn.pauseAfterMs',
   BARGE_IN_MIN_SPEECH_MS: 'bargeIn.minSpeechMs',

@@ -12,6 +12,7 @@ import type { DialogPolicy } from '../dialog/types.js';
 import { CallLatencyLog, type Metrics } from '../metrics/index.js';
 import type { Frame } from '../pipeline/frames.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { EndpointingStage, vadSegmentSilenceMs } from '../pipeline/endpointing.js';
 import { TurnTakingStage } from '../pipeline/turn-taking.js';
 import type { PhraseCache } from '../tts/phrase-cache.js';
 import { TtsStage } from '../tts/stage.js';
@@ -147,9 +148,10 @@ export class CallSession {
       onCallerUtterance: (text) => this.addTurn('caller', text),
     });
     const stages = [
-      new VadStage({ model: engines.vad, config: config.vad, onDecisionLatency: (ms) => this.latency.hop('vad', ms) }),
+      new VadStage({ model: engines.vad, config: { ...config.vad, endSilenceMs: vadSegmentSilenceMs(config) }, onDecisionLatency: (ms) => this.latency.hop('vad', ms) }),
       new TurnTakingStage(config.bargeIn, config.vad.threshold),
       new AsrStage(engines.asr, { onFinalLatency: (ms) => this.latency.hop('asr', ms) }),
+      new EndpointingStage({ config: config.endpointing, defaultSilenceMs: config.vad.endSilenceMs }),
       this.dialogStage,
       new TtsStage({
         engine: engines.tts, phraseCache: engines.phraseCache,
