@@ -44,12 +44,21 @@ async function synthesizeCaller(): Promise<Record<Phrase, Int16Array>> {
       const joined = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
       let at = 0;
       for (const c of chunks) { joined.set(c, at); at += c.length; }
-      out[key] = joined;
+      out[key] = trimSilence(joined); // so each pause in the script is the true gap between words
     }
     return out;
   } finally {
     await flite.close();
   }
+}
+
+/** The speech inside synthesized audio: flite leaves 100-350 ms of silence around an utterance. */
+function trimSilence(samples: Int16Array): Int16Array {
+  const loud = (v: number) => Math.abs(v) > 500;
+  const first = samples.findIndex(loud);
+  const last = samples.findLastIndex(loud);
+  if (first < 0) return samples;
+  return samples.slice(Math.max(0, first - 80), Math.min(samples.length, last + 81)); // 10 ms either side
 }
 
 type AsrPath = 'streaming' | 'per-utterance' | 'realtime';
@@ -138,4 +147,5 @@ for (const path of ['streaming', 'per-utterance', 'realtime'] as const) {
       PHRASES.request, `${PHRASES.day} ${PHRASES.year}`, `${PHRASES.messageStart} ${PHRASES.messageEnd}`, PHRASES.yes,
     ], 'each answer reached the dialog as one utterance');
   });
+  call.run();
 }
