@@ -29,11 +29,15 @@ const { values: args } = parseArgs({
     json: { type: 'string', default: 'bench/out/latency.json' },
     svg: { type: 'string' },
     'barge-every': { type: 'string', default: '3' },
+    // The transcript double's final comes this long after each segment, as a real engine's would.
+    'asr-delay-ms': { type: 'string', default: '150' },
   },
 });
 const calls = positiveInt('calls', args.calls!);
 const seconds = positiveInt('seconds', args.seconds!);
 const bargeEvery = positiveInt('barge-every', args['barge-every']!);
+const asrDelayMs = Number(args['asr-delay-ms']);
+if (!Number.isInteger(asrDelayMs) || asrDelayMs < 0) throw new Error(`--asr-delay-ms must be a whole number >= 0, got ${args['asr-delay-ms']}`);
 const jsonPath = args.json!;
 const svgPath = args.svg ?? jsonPath.replace(/\.json$/, '') + '.svg';
 
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
     stageErrors += line.stageErrors;
   }
   const report = {
-    calls, seconds, machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    calls, seconds, asrDelayMs, endpointing: process.env.ENDPOINTING_MODE ?? 'expectation', machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
     hops: Object.fromEntries(HOPS.map((h) => [h, { ...summarize(hopSamples[h]), description: HOP_DESCRIPTIONS[h] }])) as Record<Hop, Summary & { description: string }>,
     voiceToVoice: summarize(results.flatMap((r) => r.voiceToVoice)),
     bargeIn: { server: summarize(serverBargeIns), caller: summarize(results.flatMap((r) => r.bargeIn)), missed: results.reduce((n, r) => n + r.missedBargeIns, 0) },
@@ -202,7 +206,7 @@ interface RunningServer { child: ChildProcess; summaries: CallSummaryLine[]; sto
 
 async function startServer(port: number): Promise<RunningServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    env: { ...process.env, BENCH_ASR_DELAY_MS: String(asrDelayMs), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const summaries: CallSummaryLine[] = [];

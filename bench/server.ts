@@ -14,7 +14,9 @@ import { createTranscriptDouble } from '../test/support/transcript-double.js';
 const config = loadConfig();
 const logger = createLogger(config.log.level);
 const asr = config.asr.engine === 'none'
-  ? createTranscriptDouble(BENCH_UTTERANCES().map((u) => ({ audio: u.samples, transcript: u.transcript })))
+  ? createTranscriptDouble(BENCH_UTTERANCES().map((u) => ({ audio: u.samples, transcript: u.transcript })), {
+    finalDelayMs: Number(process.env.BENCH_ASR_DELAY_MS ?? 0),
+  })
   : undefined;
 const services = await createServices(config, logger, { engines: asr ? { asr } : {} });
 const { app } = await buildServer({ config, logger, ...services });

@@ -56,7 +56,8 @@ async function synthesizeCaller(): Promise<Record<Phrase, Int16Array>> {
 function trimSilence(samples: Int16Array): Int16Array {
   const loud = (v: number) => Math.abs(v) > 500;
   const first = samples.findIndex(loud);
-  const last = samples.findLastIndex(loud);
+  let last = samples.length - 1;
+  while (last > first && !loud(samples[last]!)) last--;
   if (first < 0) return samples;
   return samples.slice(Math.max(0, first - 80), Math.min(samples.length, last + 81)); // 10 ms either side
 }

@@ -81,4 +81,15 @@ test('reset drops a pending final; close silences the stream', async () => {
   assert.equal(events, []);
 });
 
+test('finalDelayMs holds the final back as a real engine would', async () => {
+  const double = createTranscriptDouble([{ audio: yes.samples, transcript: yes.transcript! }], { finalDelayMs: 60 });
+  const events: AsrEvent[] = [];
+  const stream = double.createStream((e) => events.push(e));
+  stream.endUtterance(phoneLine(yes.samples));
+  await flush();
+  assert.equal(events, [], 'not yet');
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.equal(events, [{ type: 'final', text: yes.transcript! }]);
+});
+
 test.run();

@@ -38,7 +38,13 @@ export interface TranscriptDouble extends AsrEngine {
   identify(utterance: Int16Array): { entry: number; offset: number; windowAt: number } | null;
 }
 
-export function createTranscriptDouble(entries: TranscriptDoubleEntry[]): TranscriptDouble {
+export interface TranscriptDoubleOptions {
+  /** The final comes this long after the end of an utterance, as a real engine's does (0: at once). */
+  finalDelayMs?: number;
+}
+
+export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options: TranscriptDoubleOptions = {}): TranscriptDouble {
+  const finalDelayMs = options.finalDelayMs ?? 0;
   const references: Reference[] = entries.map((entry) => {
     const samples = muLawDecode(muLawEncode(entry.audio));
     return { samples, pairs: indexPairs(samples), words: entry.transcript.split(/\s+/).filter(Boolean), transcript: entry.transcript };
@@ -97,10 +103,12 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[]): Transc
           const turn = generation;
           const match = identify(audio);
           heard = []; heardLength = 0; sinceAttempt = 0; lastPartial = '';
-          queueMicrotask(() => {
+          const answer = () => {
             if (closed || turn !== generation) return;
             sink({ type: 'final', text: match ? references[match.entry]!.transcript : '' });
-          });
+          };
+          if (finalDelayMs > 0) setTimeout(answer, finalDelayMs);
+          else queueMicrotask(answer);
         },
         reset() {
           generation++;
