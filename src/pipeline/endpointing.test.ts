@@ -31,13 +31,14 @@ function harness(config: EndpointingConfig = CONFIG) {
     ask(expectation: Expectation) { pipeline.pushUp({ type: 'expectation', expectation: expecting(expectation), at: performance.now() }); },
     /** One VAD segment that ended now, and (optionally later) its final. */
     segment(text: string | null) {
-      const at = performance.now();
-      pipeline.pushDown({ type: 'speech-start', at, onsetAt: at - 100 });
-      pipeline.pushDown({ type: 'speech-end', at, lastSpeechAt: at, audio: new Int16Array(8), durationMs: 100 });
+      this.speechStart();
+      this.speechEnd();
       if (text !== null) this.final(text);
     },
     final(text: string) { pipeline.pushDown({ type: 'transcript', text, isFinal: true, at: performance.now() }); },
     speechStart() { const at = performance.now(); pipeline.pushDown({ type: 'speech-start', at, onsetAt: at }); },
+    /** The VAD ends a segment whose last word ended just now. */
+    speechEnd() { const at = performance.now(); pipeline.pushDown({ type: 'speech-end', at, lastSpeechAt: at, audio: new Int16Array(8), durationMs: 100 }); },
     push(frame: Frame) { pipeline.pushDown(frame); },
     turns: () => down.filter((f): f is FrameOf<'transcript'> => f.type === 'transcript' && f.isFinal).map((f) => f.text),
   };
@@ -60,7 +61,7 @@ test('a date of birth without its year is held open and the year joins the same 
   h.speechStart();
   await sleep(400); // longer than the incomplete wait, but the caller is speaking
   assert.equal(h.turns(), []);
-  h.push({ type: 'speech-end', at: performance.now(), lastSpeechAt: performance.now(), audio: new Int16Array(8), durationMs: 100 });
+  h.speechEnd();
   h.final('nineteen eighty five');
   assert.equal(h.turns(), ['january fifteenth nineteen eighty five']);
   assert.equal(h.decisions, [{ verdict: 'complete', segments: 2 }]);
@@ -93,12 +94,12 @@ test('free text waits its own silence and keeps a paused message whole', async (
 test('a final that arrives after the caller resumed is held until the next segment is in', async () => {
   const h = harness();
   h.ask({ kind: 'yes-no' });
-  h.push({ type: 'speech-start', at: performance.now(), onsetAt: performance.now() });
-  h.push({ type: 'speech-end', at: performance.now(), lastSpeechAt: performance.now(), audio: new Int16Array(8), durationMs: 100 });
+  h.speechStart();
+  h.speechEnd();
   h.speechStart(); // the caller goes on before the slow engine answers
   h.final('yes');
   assert.equal(h.turns(), [], 'complete words, but the caller is still talking');
-  h.push({ type: 'speech-end', at: performance.now(), lastSpeechAt: performance.now(), audio: new Int16Array(8), durationMs: 100 });
+  h.speechEnd();
   h.final('that is right');
   assert.equal(h.turns(), ['yes that is right']);
 });
@@ -126,7 +127,7 @@ test('the turn cap releases the words at the next pause', async () => {
   h.ask({ kind: 'free-text' });
   h.speechStart();
   await sleep(80);
-  h.push({ type: 'speech-end', at: performance.now(), lastSpeechAt: performance.now(), audio: new Int16Array(8), durationMs: 100 });
+  h.speechEnd();
   h.final('and then i went to the');
   assert.equal(h.turns(), ['and then i went to the']);
   assert.equal(h.decisions[0]!.verdict, 'max-turn');

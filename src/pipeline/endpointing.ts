@@ -27,7 +27,7 @@ export interface EndpointingStageOptions {
   /** The fixed rule: the silence that ends a turn with no usable words (the VAD's end-of-speech silence). */
   defaultSilenceMs: number;
   now?: () => number;
-  /** Called with the silence each released turn waited for and what decided it (metrics and tests). */
+  /** Called as each turn is handed to the dialog, with what decided it (metrics and tests). */
   onTurnReleased?(decision: TurnDecision): void;
 }
 
