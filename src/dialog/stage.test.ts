@@ -87,6 +87,9 @@ function harness(script: Script, options: Partial<DialogStageOptions> = {}, play
       }
     },
     final(text: string) { pipeline.pushDown({ type: 'transcript', text, isFinal: true, at: clock.now }); },
+    tentative(text: string) { pipeline.pushDown({ type: 'transcript', text, isFinal: true, tentative: true, at: clock.now }); },
+    confirm() { pipeline.pushDown({ type: 'turn-confirmed', at: clock.now }); },
+    withdraw() { pipeline.pushDown({ type: 'interruption', reason: 'turn-withdrawn', at: clock.now }); },
     partial(text: string) { pipeline.pushDown({ type: 'transcript', text, isFinal: false, at: clock.now }); },
     speechStart() { pipeline.pushDown({ type: 'speech-start', at: clock.now, onsetAt: clock.now - 100 }); },
     botSpeaking(speaking: boolean) { pipeline.pushUp({ type: 'bot-speaking', speaking, at: clock.now }); },
@@ -335,6 +338,80 @@ test('close() aborts the response in flight and closes the session', async () =>
   hold.open();
   await sleep(5);
   assert.equal(h.replies(), []);
+});
+
+/** A scripted session that, like the receptionist, can prepare a tentative turn (it is told how it settled). */
+class UndoingSession extends ScriptedSession {
+  readonly undoesTentativeTurns = true;
+  readonly settled: boolean[] = [];
+  override async *respond(input: DialogInput, signal: AbortSignal, tentative?: Promise<boolean>): AsyncIterable<DialogAction> {
+    void tentative?.then((confirmed) => this.settled.push(confirmed));
+    yield* super.respond(input, signal);
+  }
+}
+
+function undoingHarness(recorded: string[]) {
+  const h = harness(echoScript); // for its clock and `until`; the stage under test is built here
+  const session = new UndoingSession(echoScript);
+  const stage = new DialogStage(session, { noInputMs: 10_000, now: () => h.clock.now, onCallerUtterance: (text) => recorded.push(text) });
+  const down: Frame[] = [];
+  const up: Frame[] = [];
+  const pipeline = new Pipeline([stage], { onDownstreamOut: (f) => down.push(f), onUpstreamOut: (f) => up.push(f), onStageError: (_s, err) => { throw err; } });
+  openPipelines.push(pipeline);
+  return { ...h, session, stage, pipeline, down, up,
+    final(text: string) { pipeline.pushDown({ type: 'transcript', text, isFinal: true, at: h.clock.now }); },
+    tentative(text: string) { pipeline.pushDown({ type: 'transcript', text, isFinal: true, tentative: true, at: h.clock.now }); },
+    confirm() { pipeline.pushDown({ type: 'turn-confirmed', at: h.clock.now }); },
+    withdraw() { pipeline.pushDown({ type: 'interruption', reason: 'turn-withdrawn', at: h.clock.now }); },
+    replies: () => down.filter((f): f is FrameOf<'bot-reply'> => f.type === 'bot-reply'),
+  };
+}
+
+test('a tentative turn is answered at once behind a playout hold, and recorded only once confirmed', async () => {
+  const recorded: string[] = [];
+  const h = undoingHarness(recorded);
+  h.tentative('yes');
+  await h.until(() => h.replies().length === 1, 'the prepared reply');
+  assert.equal(h.down.map((f) => f.type), ['playout-hold', 'bot-reply'], 'held from the reply it prepares');
+  assert.is((h.down[0] as FrameOf<'playout-hold'>).fromTurnId, h.replies()[0]!.turnId);
+  assert.equal(recorded, [], 'not the caller\'s turn yet');
+  h.confirm();
+  await sleep(5);
+  assert.equal(recorded, ['yes']);
+  assert.equal(h.session.settled, [true]);
+  assert.equal(h.down.at(-1)!.type, 'turn-confirmed', 'passed on: playout lets the reply go');
+});
+
+test('a withdrawn tentative turn is settled false, never recorded, and its question counts as never asked', async () => {
+  const recorded: string[] = [];
+  const h = undoingHarness(recorded);
+  (h.session as DialogSession).expectation = () => ({ kind: 'yes-no', node: 'confirm', question: 2, assess: () => 'complete' });
+  h.tentative('yes');
+  await h.until(() => h.up.some((f) => f.type === 'expectation'), 'the prepared reply and its question (endpointing holds it)');
+  h.withdraw();
+  await sleep(5);
+  assert.equal(h.session.settled, [false]);
+  assert.equal(recorded, []);
+  assert.equal(h.down.at(-1), { type: 'interruption', reason: 'turn-withdrawn', at: h.clock.now }, 'passed on: TTS and playout drop the reply');
+  h.final('yes and no');
+  await h.until(() => h.up.filter((f) => f.type === 'expectation').length === 2, 'the same question published again for the real turn');
+  assert.equal(recorded, ['yes and no']);
+});
+
+test('a session that cannot undo gets a tentative turn only once it is confirmed', async () => {
+  const recorded: string[] = [];
+  const h = harness(echoScript, { onCallerUtterance: (text) => recorded.push(text) });
+  h.tentative('yes');
+  await sleep(5);
+  assert.equal(h.session.inputs, []);
+  h.confirm();
+  await h.until(() => h.replies().length === 1, 'the reply after confirmation');
+  assert.equal(h.session.inputs, [{ type: 'utterance', text: 'yes' }]);
+  assert.equal(recorded, ['yes']);
+  h.tentative('no');
+  h.withdraw();
+  await sleep(5);
+  assert.is(h.session.inputs.length, 1, 'a withdrawn turn never reaches it');
 });
 
 test.run();

@@ -8,6 +8,10 @@
  * them are never sent to TTS (the dialog still sees every input, so digit entries stay whole), and a key
  * pressed while a reply is on its way but not yet audible cancels that reply (turn-taking does it once audible).
  * So a burst of keys costs one reply, not one per key.
+ *
+ * A `tentative` final (see pipeline/endpointing) is answered at once, but its reply is held by playout
+ * (`playout-hold`) and nothing irreversible happens until `turn-confirmed`; `interruption` with reason
+ * `turn-withdrawn` undoes the turn in the session and here, and its reply is never heard.
  */
 import type { Direction, EndCallFrame, Frame } from '../pipeline/frames.js';
 import { Stage } from '../pipeline/pipeline.js';
@@ -27,13 +31,29 @@ export interface DialogStageOptions {
 /** Longest wait for a farewell to finish playing before the call is ended anyway. */
 const END_CALL_SAFETY_MS = 20_000;
 
-interface QueuedInput { input: DialogInput; at: number }
+/** A turn answered tentatively: settled true on confirmation, false on withdrawal. */
+class TentativeTurn {
+  settle!: (confirmed: boolean) => void;
+  readonly settled = new Promise<boolean>((resolve) => { this.settle = resolve; });
+  withdrawn = false;
+  constructor(
+    readonly text: string,
+    readonly input: QueuedInput,
+    /** This stage's own state before the turn, put back on withdrawal. */
+    readonly before: { publishedQuestion: number | undefined; pendingEnd: EndCallFrame | null; awaitingPlayedTurn: number | null },
+  ) {}
+}
+
+interface QueuedInput { input: DialogInput; at: number; tentative?: TentativeTurn }
 
 export class DialogStage extends Stage {
   readonly name = 'dialog';
   private readonly queue: QueuedInput[] = [];
   private running = false;
   private current: AbortController | null = null;
+  private currentInput: QueuedInput | null = null;
+  /** The turn answered tentatively, until endpointing confirms or withdraws it. */
+  private tentative: TentativeTurn | null = null;
   private nextTurnId = 1;
   private botSpeaking = false;
   /** Turn whose reply must finish playing before a pending end-call goes out (null: nothing to wait for). */
@@ -68,8 +88,12 @@ export class DialogStage extends Stage {
         // A streaming recognizer may answer one turn with a final of its own and then an empty one.
         if (frame.text.trim() === '' && this.heardFinalSinceSpeech) return;
         this.heardFinalSinceSpeech = true;
+        if (frame.tentative) return this.takeTentative(frame.text, frame.at);
         if (frame.text.trim()) this.options.onCallerUtterance?.(frame.text);
         return this.enqueue({ type: 'utterance', text: frame.text }, frame.at);
+      case 'turn-confirmed':
+        this.confirmTentative();
+        return this.pass(frame, direction);
       case 'dtmf':
         if (!this.botSpeaking && this.awaitingPlayedTurn !== null && !this.pendingEnd && !this.closed) {
           this.awaitingPlayedTurn = null;
@@ -86,8 +110,11 @@ export class DialogStage extends Stage {
         this.cancelNoInput();
         return; // the transcript that follows is what the dialog needs
       case 'interruption':
-        this.current?.abort();
-        this.awaitingPlayedTurn = null;
+        if (frame.reason === 'turn-withdrawn') this.withdrawTentative();
+        else {
+          this.current?.abort();
+          this.awaitingPlayedTurn = null;
+        }
         return this.pass(frame, direction);
       default:
         return this.pass(frame, direction);
@@ -113,11 +140,52 @@ export class DialogStage extends Stage {
     this.armNoInput();
   }
 
+  /** Answers a turn the caller may still add to: playout holds the reply until it is confirmed. */
+  private takeTentative(text: string, at: number): void {
+    this.withdrawTentative(); // endpointing withdraws before it hands over new words; never keep two
+    const before = { publishedQuestion: this.publishedQuestion, pendingEnd: this.pendingEnd, awaitingPlayedTurn: this.awaitingPlayedTurn };
+    const turn = new TentativeTurn(text, { input: { type: 'utterance', text }, at }, before);
+    turn.input.tentative = turn;
+    this.tentative = turn;
+    if (!this.session.undoesTentativeTurns) return; // answered once confirmed
+    this.links.down({ type: 'playout-hold', fromTurnId: this.nextTurnId, at: this.now() });
+    this.enqueueInput(turn.input);
+  }
+
+  private confirmTentative(): void {
+    const turn = this.tentative;
+    if (!turn) return;
+    this.tentative = null;
+    turn.settle(true);
+    if (turn.text.trim()) this.options.onCallerUtterance?.(turn.text);
+    if (!this.session.undoesTentativeTurns) this.enqueueInput({ input: turn.input.input, at: turn.input.at });
+  }
+
+  /** The caller went on: the turn never happened (the session undoes it once its work has run). */
+  private withdrawTentative(): void {
+    const turn = this.tentative;
+    if (!turn) return;
+    this.tentative = null;
+    turn.withdrawn = true;
+    turn.settle(false);
+    const queued = this.queue.indexOf(turn.input);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    if (this.currentInput === turn.input) this.current?.abort();
+    this.publishedQuestion = turn.before.publishedQuestion;
+    this.pendingEnd = turn.before.pendingEnd;
+    this.awaitingPlayedTurn = turn.before.awaitingPlayedTurn;
+    if (!this.pendingEnd && this.endSafetyTimer) { clearTimeout(this.endSafetyTimer); this.endSafetyTimer = null; }
+  }
+
   private enqueue(input: DialogInput, at: number): void {
+    this.enqueueInput({ input, at });
+  }
+
+  private enqueueInput(queued: QueuedInput): void {
     // After a transfer/hangup decision only an interruption report may still matter; the call is ending.
     if (this.closed || this.pendingEnd) return;
     this.cancelNoInput();
-    this.queue.push({ input, at });
+    this.queue.push(queued);
     if (!this.running) void this.drain();
   }
 
@@ -138,12 +206,14 @@ export class DialogStage extends Stage {
     this.endSafetyTimer ??= setTimeout(() => this.endCall(), END_CALL_SAFETY_MS);
   }
 
-  private async respond({ input, at }: QueuedInput): Promise<void> {
+  private async respond(queued: QueuedInput): Promise<void> {
+    const { input, at, tentative } = queued;
     const controller = new AbortController();
     this.current = controller;
+    this.currentInput = queued;
     let replied = false;
     try {
-      for await (const action of this.session.respond(input, controller.signal)) {
+      for await (const action of this.session.respond(input, controller.signal, tentative?.settled)) {
         if (controller.signal.aborted || this.closed) break;
         if (action.type === 'say') {
           if (this.supersededByKey()) continue;
@@ -172,8 +242,9 @@ export class DialogStage extends Stage {
         this.pendingEnd = { type: 'end-call', reason: 'transfer', at: this.now() };
       }
     } finally {
-      if (this.current === controller) this.current = null;
-      this.publishExpectation();
+      if (this.current === controller) { this.current = null; this.currentInput = null; }
+      // A withdrawn turn's question was never asked (the session puts the old one back).
+      if (!tentative?.withdrawn) this.publishExpectation();
     }
   }
 
@@ -215,6 +286,7 @@ export class DialogStage extends Stage {
 
   override async close(): Promise<void> {
     this.closed = true;
+    this.tentative?.settle(false);
     this.cancelNoInput();
     if (this.endSafetyTimer) clearTimeout(this.endSafetyTimer);
     this.current?.abort();

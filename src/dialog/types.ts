@@ -23,7 +23,15 @@ export type DialogAction =
   | { type: 'hangup'; reason: string };
 
 export interface DialogSession {
-  respond(input: DialogInput, signal: AbortSignal): AsyncIterable<DialogAction>;
+  /**
+   * `tentative` (only given to sessions that declare `undoesTentativeTurns`): the caller may not be done.
+   * It resolves true when the turn is confirmed and false when the caller went on; then the session returns to
+   * where it was before this input (its reply is dropped unheard). Until it resolves nothing irreversible may
+   * happen: no EMR request.
+   */
+  respond(input: DialogInput, signal: AbortSignal, tentative?: Promise<boolean>): AsyncIterable<DialogAction>;
+  /** The session can prepare a reply to a tentative turn and undo it; others get the turn once confirmed. */
+  readonly undoesTentativeTurns?: boolean;
   /**
    * What the question now on the table waits for, read after each turn and published to the rest of the
    * call (turn-taking holds a turn open while the answer is incomplete). Undefined: nothing is being asked.

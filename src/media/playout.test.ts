@@ -355,6 +355,46 @@ test('audio at a rate with no converter is reported as a stage error and the sta
   await h.pipeline.close();
 });
 
+test('a held turn is rendered but not sent until confirmed; a withdrawal drops it without a clear', async () => {
+  const h = harness();
+  h.pipeline.pushDown({ type: 'playout-hold', fromTurnId: 2, at: h.clock.now });
+  h.start('2.0', 'Thanks, and your date of birth?', 2);
+  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(5 * FRAME_BYTES) }, 2);
+  h.end('2.0', true, 2);
+  await h.advance(100);
+  assert.equal(h.script(), [], 'nothing reaches the caller while the turn may go on');
+  assert.equal(h.up, [], 'the bot is not speaking');
+  await h.advance(40);
+  h.pipeline.pushDown({ type: 'turn-confirmed', at: h.clock.now });
+  assert.equal(h.script().slice(0, 3), ['m', 'm', 'm'], 'confirmed: it goes out at once');
+  assert.equal(h.firstFrameLatencies, [0], 'the held time is the caller\'s silence, not playout latency');
+
+  const w = harness();
+  w.pipeline.pushDown({ type: 'playout-hold', fromTurnId: 3, at: w.clock.now });
+  w.start('3.0', 'Is that right?', 3);
+  w.audio('3.0', { format: 'mulaw8k', bytes: patternBytes(5 * FRAME_BYTES) }, 3);
+  await w.advance(20);
+  w.pipeline.pushDown({ type: 'interruption', reason: 'turn-withdrawn', at: w.clock.now });
+  await w.advance(100);
+  assert.equal(w.script(), ['interruption'], 'withdrawn: never sent, and no clear for audio that never played (the frame goes on to the wire, which ignores it)');
+  assert.equal(w.upOf('sentence-played'), [], 'nothing was heard, so nothing is reported cut off');
+  w.start('4.0', 'Next.', 4);
+  w.audio('4.0', { format: 'mulaw8k', bytes: patternBytes(2 * FRAME_BYTES) }, 4);
+  assert.equal(w.script().slice(1), ['m', 'm'], 'the hold ended with the withdrawal');
+});
+
+test('a hold does not stop a reply that is already playing', async () => {
+  const h = harness();
+  h.start('1.0', 'Our hours are nine to five.', 1);
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(6 * FRAME_BYTES) }, 1);
+  h.end('1.0', true, 1);
+  h.pipeline.pushDown({ type: 'playout-hold', fromTurnId: 2, at: h.clock.now });
+  h.start('2.0', 'Anything else?', 2);
+  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(3 * FRAME_BYTES) }, 2);
+  for (let step = 0; step < 8; step++) await h.advance(20);
+  assert.equal(h.script(), [...Array(6).fill('m'), 'mark:1.0'], 'the first reply plays to its end; the held one waits');
+});
+
 test('truncateText keeps the leading share of the words', () => {
   assert.is(truncateText('a b c d', 0.5), 'a b');
   assert.is(truncateText('a b c d', 0), '');

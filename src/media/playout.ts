@@ -6,7 +6,8 @@
  *
  * `playout-pause` silences the caller's line at once (clear) but keeps the unplayed frames; `playout-resume`
  * sends them again from where the caller stopped hearing. `interruption` drops everything and reports the
- * sentence being heard as truncated at the words heard.
+ * sentence being heard as truncated at the words heard. `playout-hold` keeps a tentative turn's replies off
+ * the line (rendered and queued, not sent) until `turn-confirmed`.
  */
 import { muLawEncode, MULAW_SILENCE } from './codec.js';
 import type { Direction, Frame, TtsAudio } from '../pipeline/frames.js';
@@ -76,6 +77,8 @@ export class PlayoutStage extends Stage {
   private timer: NodeJS.Timeout | null = null;
   private speaking = false;
   private paused = false;
+  /** Replies from this turn id on wait for `turn-confirmed` (null: nothing held). */
+  private holdFromTurnId: number | null = null;
   /** Partial frame carried to the next chunk of the same sentence. */
   private carry: { sentence: SentenceState; bytes: Uint8Array } | null = null;
   /** Arrival of each reply's first TTS audio, until its first frame goes out (then the turn is measured). */
@@ -129,6 +132,12 @@ export class PlayoutStage extends Stage {
       case 'playout-resume':
         this.paused = false;
         this.pump();
+        return;
+      case 'playout-hold':
+        this.holdFromTurnId = frame.fromTurnId;
+        return;
+      case 'turn-confirmed':
+        this.releaseHold();
         return;
       case 'interruption':
         this.interrupt(frame.speechOnsetAt);
@@ -196,7 +205,7 @@ export class PlayoutStage extends Stage {
     this.forgetPlayed(now);
     // At least one frame may be ahead, or a lead under 20 ms (config allows 0) would never send anything.
     const leadMs = Math.max(this.options.leadMs, FRAME_MS);
-    while (this.queue.length > 0 && this.playedUntil - now < leadMs) {
+    while (this.queue.length > 0 && !this.isHeld(this.queue[0]!) && this.playedUntil - now < leadMs) {
       const item = this.queue.shift()!;
       if (item.kind === 'audio') this.queuedAudio--;
       this.inFlight.push({ item, playAt: this.playedUntil });
@@ -216,10 +225,24 @@ export class PlayoutStage extends Stage {
       sentence.sentMs += FRAME_MS;
       this.playedUntil += FRAME_MS;
     }
-    if (this.queue.length > 0) {
+    if (this.queue.length > 0 && !this.isHeld(this.queue[0]!)) {
       const wait = Math.max(1, this.playedUntil - leadMs - now + 1);
       this.timer = setTimeout(() => this.pump(), wait);
     }
+  }
+
+  private isHeld(item: QueueItem): boolean {
+    return this.holdFromTurnId !== null && item.sentence.turnId >= this.holdFromTurnId;
+  }
+
+  /** The tentative turn is confirmed: its reply goes out now. The wait was the caller's silence, not latency. */
+  private releaseHold(): void {
+    const from = this.holdFromTurnId;
+    if (from === null) return;
+    this.holdFromTurnId = null;
+    const now = this.now();
+    for (const [turnId, at] of this.firstAudioAt) if (turnId >= from && at < now) this.firstAudioAt.set(turnId, now);
+    this.pump();
   }
 
   private measureFirstFrame(turnId: number, now: number): void {
@@ -277,6 +300,7 @@ export class PlayoutStage extends Stage {
 
   private interrupt(speechOnsetAt: number | undefined): void {
     const now = this.now();
+    this.holdFromTurnId = null;
     const wasPaused = this.paused;
     this.paused = false;
     const cleared = wasPaused ? false : this.silenceLine(now);

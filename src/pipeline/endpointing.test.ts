@@ -20,15 +20,16 @@ function expecting(expectation: Expectation, question = 1): AnswerExpectation {
 /** An EndpointingStage in a real pipeline; segments are pushed as the VAD and ASR stages would send them. */
 function harness(config: EndpointingConfig = CONFIG) {
   const down: Frame[] = [];
+  const up: Frame[] = [];
   const decisions: TurnDecision[] = [];
   const pipeline = new Pipeline([new EndpointingStage({ config, defaultSilenceMs: DEFAULT_SILENCE_MS, onTurnReleased: (d) => decisions.push(d) })], {
     onDownstreamOut: (frame) => down.push(frame),
-    onUpstreamOut: () => {},
+    onUpstreamOut: (frame) => up.push(frame),
     onStageError: (_stage, err) => { throw err; },
   });
   return {
-    down, decisions,
-    ask(expectation: Expectation) { pipeline.pushUp({ type: 'expectation', expectation: expecting(expectation), at: performance.now() }); },
+    down, up, decisions,
+    ask(expectation: Expectation, question = 1) { pipeline.pushUp({ type: 'expectation', expectation: expecting(expectation, question), at: performance.now() }); },
     /** One VAD segment that ended now, and (optionally later) its final. */
     segment(text: string | null) {
       this.speechStart();
@@ -36,11 +37,20 @@ function harness(config: EndpointingConfig = CONFIG) {
       if (text !== null) this.final(text);
     },
     final(text: string) { pipeline.pushDown({ type: 'transcript', text, isFinal: true, at: performance.now() }); },
+    partial(text: string) { pipeline.pushDown({ type: 'transcript', text, isFinal: false, at: performance.now() }); },
     speechStart() { const at = performance.now(); pipeline.pushDown({ type: 'speech-start', at, onsetAt: at }); },
     /** The VAD ends a segment whose last word ended just now. */
     speechEnd() { const at = performance.now(); pipeline.pushDown({ type: 'speech-end', at, lastSpeechAt: at, audio: new Int16Array(8), durationMs: 100 }); },
     push(frame: Frame) { pipeline.pushDown(frame); },
-    turns: () => down.filter((f): f is FrameOf<'transcript'> => f.type === 'transcript' && f.isFinal).map((f) => f.text),
+    /** Turns handed to the dialog for good (tentative ones are listed by `flow`). */
+    turns: () => down.filter((f): f is FrameOf<'transcript'> => f.type === 'transcript' && f.isFinal && !f.tentative).map((f) => f.text),
+    /** What the dialog was told about turns, in order: tentative hand-overs, confirmations, withdrawals, turns. */
+    flow: () => down.flatMap((f) => {
+      if (f.type === 'transcript' && f.isFinal) return [f.tentative ? `tentative: ${f.text}` : `turn: ${f.text}`];
+      if (f.type === 'turn-confirmed') return ['confirmed'];
+      if (f.type === 'interruption') return [`interruption: ${f.reason}`];
+      return [];
+    }),
   };
 }
 
@@ -145,6 +155,74 @@ test('the VAD closes segments after the short silence only in expectation mode',
   assert.is(vadSegmentSilenceMs(expectation), 160);
   const fixed = loadConfig({ ENDPOINTING_MODE: 'fixed' });
   assert.is(vadSegmentSilenceMs(fixed), 640);
+});
+
+const PREPARING: EndpointingConfig = { ...CONFIG, completeSilenceMs: 120 };
+
+test('a complete answer is handed over tentatively at once and confirmed when its silence has passed', async () => {
+  const h = harness(PREPARING);
+  h.ask({ kind: 'yes-no' });
+  h.segment('yes');
+  assert.equal(h.flow(), ['tentative: yes'], 'the reply is prepared while the silence runs');
+  h.ask({ kind: 'free-text' }, 2); // the question the prepared reply asks
+  assert.is(h.up.length, 1, 'held back while the turn may still go on');
+  await sleep(180);
+  assert.equal(h.flow(), ['tentative: yes', 'confirmed']);
+  assert.is(h.up.length, 2, 'published on confirmation');
+  assert.equal(h.decisions, [{ verdict: 'complete', segments: 1, prepared: true }]);
+});
+
+test('a caller who goes on withdraws the prepared reply, and the next words join the same turn', async () => {
+  const h = harness(PREPARING);
+  h.ask({ kind: 'yes-no' });
+  h.segment('yes');
+  h.ask({ kind: 'free-text' }, 2); // the prepared reply's question
+  await sleep(40);
+  h.speechStart();
+  assert.equal(h.flow(), ['tentative: yes', 'interruption: turn-withdrawn']);
+  h.speechEnd();
+  h.final('but only in the morning');
+  assert.equal(h.flow().at(-1), 'tentative: yes but only in the morning', 'still complete for a yes/no question');
+  await sleep(180);
+  assert.equal(h.flow().at(-1), 'confirmed');
+  assert.is(h.up.length, 1, "the withdrawn reply's question never reaches turn-taking");
+});
+
+test("a streaming engine's partial prepares the reply before the final, which confirms it", async () => {
+  const h = harness(PREPARING);
+  h.ask({ kind: 'yes-no' });
+  h.speechStart();
+  h.partial('yes');
+  assert.equal(h.flow(), [], 'not while the caller is still speaking');
+  h.speechEnd();
+  assert.equal(h.flow(), ['tentative: yes'], 'prepared on the partial, before the final');
+  await sleep(150); // the silence has passed: only the final is missing
+  assert.equal(h.flow(), ['tentative: yes']);
+  h.final('yes');
+  assert.equal(h.flow(), ['tentative: yes', 'confirmed']);
+});
+
+test('a final that disagrees with the partial withdraws the prepared reply', () => {
+  const h = harness();
+  h.ask({ kind: 'yes-no' });
+  h.speechStart();
+  h.partial('yes');
+  h.speechEnd();
+  h.final('yes but not on tuesday');
+  assert.equal(h.flow(), ['tentative: yes', 'interruption: turn-withdrawn', 'turn: yes but not on tuesday']);
+});
+
+test('a key pressed during a tentative turn confirms it, and its late final starts no turn', async () => {
+  const h = harness(PREPARING);
+  h.ask({ kind: 'yes-no' });
+  h.speechStart();
+  h.partial('no');
+  h.speechEnd();
+  h.push({ type: 'dtmf', digit: '2', at: performance.now() });
+  h.final('no');
+  await sleep(DEFAULT_SILENCE_MS + 60);
+  assert.equal(h.flow(), ['tentative: no', 'confirmed']);
+  assert.equal(h.down.filter((f) => f.type === 'dtmf').length, 1);
 });
 
 test.run();

@@ -13,11 +13,17 @@
  * utterance ("january fifteenth nineteen eighty five"). `maxTurnMs` caps any turn. The VoiceXML
  * completetimeout/incompletetimeout idea, driven by the dialog's own grammar (see dialog/expectations).
  *
+ * A complete answer is handed over *tentatively* as soon as its words are known (a streaming engine's partial
+ * at the end of a segment, or the segment's final), before its silence has run out: the dialog and TTS prepare
+ * the reply while playout holds it. When the silence runs out (and the final agrees) `turn-confirmed` lets it
+ * play; if the caller goes on, or the final says otherwise, an `interruption` (`turn-withdrawn`) drops it
+ * unheard, and the words stay in the turn. The question the tentative reply asks is held here until then.
+ *
  * In `fixed` mode the VAD's own end of speech (640 ms by default) ends the turn and frames pass through.
  */
 import type { Config } from '../config/index.js';
 import type { AnswerExpectation } from '../dialog/types.js';
-import type { Direction, Frame, TranscriptFrame } from './frames.js';
+import type { Direction, ExpectationFrame, Frame, TranscriptFrame } from './frames.js';
 import { Stage } from './pipeline.js';
 
 export type EndpointingConfig = Config['endpointing'];
@@ -36,6 +42,8 @@ export interface TurnDecision {
   verdict: 'complete' | 'incomplete' | 'free-text' | 'no-answer' | 'max-turn' | 'flushed';
   /** Number of speech segments merged into the turn. */
   segments: number;
+  /** The reply was prepared on a tentative hand-over and confirmed here. */
+  prepared?: boolean;
 }
 
 /** The VAD's end-of-segment silence for this configuration: short when endpointing decides, the fixed rule otherwise. */
@@ -51,15 +59,23 @@ export class EndpointingStage extends Stage {
   private words: string[] = [];
   private segments = 0;
   private confidence: number | undefined;
+  /** The streaming engine's latest partial for the segment whose final is still due. */
+  private partial = '';
   /** Caller is mid-segment (speech-start seen, speech-end not yet). */
   private speaking = false;
   /** Segments ended whose final has not arrived. */
   private finalsDue = 0;
+  /** Finals still to come for segments of a turn already handed over on their partials: they are dropped. */
+  private finalsToDrop = 0;
   /** When the caller's last word ended (the VAD's estimate). */
   private lastSpeechAt = 0;
   /** When the current turn's first segment began. */
   private turnStartedAt: number | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** The words handed to the dialog tentatively, whose reply is prepared and held. */
+  private tentative: string | null = null;
+  /** The question the tentative reply asks: published on confirmation, forgotten on withdrawal. */
+  private heldExpectation: ExpectationFrame | null = null;
 
   constructor(private readonly options: EndpointingStageOptions) {
     super();
@@ -68,7 +84,10 @@ export class EndpointingStage extends Stage {
 
   override process(frame: Frame, direction: Direction): void {
     if (direction === 'up') {
-      if (frame.type === 'expectation') this.expectation = frame.expectation;
+      if (frame.type === 'expectation' && this.options.config.mode === 'expectation') {
+        if (this.tentative !== null) { this.heldExpectation = frame; return; }
+        this.expectation = frame.expectation;
+      }
       return this.pass(frame, direction);
     }
     if (this.options.config.mode === 'fixed') return this.pass(frame, direction);
@@ -77,14 +96,21 @@ export class EndpointingStage extends Stage {
         this.speaking = true;
         this.turnStartedAt ??= frame.onsetAt;
         this.cancelTimer(); // the caller goes on: the words so far are not the whole turn
+        this.withdraw();
         return this.pass(frame, direction);
       case 'speech-end':
         this.speaking = false;
         this.finalsDue++;
         this.lastSpeechAt = frame.lastSpeechAt;
-        return this.pass(frame, direction);
+        this.pass(frame, direction);
+        return this.decide(); // the partial heard so far may already be a complete answer
       case 'transcript':
-        if (!frame.isFinal) return this.pass(frame, direction);
+        if (!frame.isFinal) {
+          this.partial = frame.text.trim();
+          this.pass(frame, direction);
+          if (!this.speaking && this.finalsDue > 0) this.decide(); // a late partial for a closed segment
+          return;
+        }
         return this.onFinal(frame);
       case 'speech-unavailable':
         this.finalsDue = Math.max(0, this.finalsDue - 1);
@@ -103,7 +129,9 @@ export class EndpointingStage extends Stage {
   }
 
   private onFinal(frame: TranscriptFrame): void {
+    if (this.finalsToDrop > 0) { this.finalsToDrop--; return; } // its turn went on its partial
     this.finalsDue = Math.max(0, this.finalsDue - 1);
+    this.partial = '';
     const text = frame.text.trim();
     if (text) this.words.push(text);
     this.segments++;
@@ -111,22 +139,39 @@ export class EndpointingStage extends Stage {
     this.decide();
   }
 
-  /** With every due final in and the caller quiet: release now, or wait for the silence this answer needs. */
+  /** The turn's words: every final in, and the latest partial standing in for a final still due. */
+  private turnText(): string {
+    const words = this.finalsDue > 0 && this.partial ? [...this.words, this.partial] : this.words;
+    return words.join(' ');
+  }
+
+  /**
+   * With the caller quiet: release now, or prepare a complete answer's reply and wait for the silence this
+   * answer needs. While a final is due only a tentative hand-over is possible (its words are a partial).
+   */
   private decide(): void {
     this.cancelTimer();
-    if (this.speaking || this.finalsDue > 0 || this.segments === 0) return;
-    const { verdict, silenceMs } = this.judge();
+    if (this.speaking) return;
+    const text = this.turnText();
+    if (!text && this.segments === 0) return;
+    const { verdict, silenceMs } = this.judge(text);
+    if (this.tentative !== null && this.tentative !== text) this.withdraw(); // the words changed under it
+    if (this.finalsDue > 0) {
+      // Only words actually heard in the segment still being transcribed (its partial) can be prepared on.
+      if (verdict === 'complete' && this.partial !== '') this.prepare(text);
+      return;
+    }
     const now = this.now();
     const overCap = this.turnStartedAt !== null && now - this.turnStartedAt >= this.options.config.maxTurnMs;
     const waitMs = overCap ? 0 : silenceMs - (now - this.lastSpeechAt);
     if (waitMs <= 0) return this.release(overCap ? 'max-turn' : verdict);
+    if (verdict === 'complete') this.prepare(text);
     this.timer = setTimeout(() => { this.timer = null; this.release(verdict); }, waitMs);
     this.timer.unref?.();
   }
 
-  private judge(): { verdict: TurnDecision['verdict']; silenceMs: number } {
+  private judge(text: string): { verdict: TurnDecision['verdict']; silenceMs: number } {
     const config = this.options.config;
-    const text = this.words.join(' ');
     const expectation = this.expectation;
     if (!text || !expectation) return { verdict: 'no-answer', silenceMs: this.options.defaultSilenceMs };
     const state = expectation.assess(text);
@@ -136,19 +181,55 @@ export class EndpointingStage extends Stage {
     return { verdict: 'no-answer', silenceMs: this.options.defaultSilenceMs };
   }
 
+  /** Hands a complete answer over tentatively: the dialog prepares its reply, playout holds it. */
+  private prepare(text: string): void {
+    if (this.tentative === text) return;
+    this.tentative = text;
+    this.links.down(this.turnFrame(text, true));
+  }
+
+  /** The caller went on (or the words changed): the prepared reply is dropped before anyone hears it. */
+  private withdraw(): void {
+    if (this.tentative === null) return;
+    this.tentative = null;
+    this.heldExpectation = null;
+    this.links.down({ type: 'interruption', at: this.now(), reason: 'turn-withdrawn' });
+  }
+
+  /** The turn is over: confirm the tentative hand-over of these words, or hand them over now. */
   private release(verdict: TurnDecision['verdict']): void {
     this.cancelTimer();
-    if (this.segments === 0) return;
-    // The dialog's hop starts when the turn is handed over, not when the first segment's words came in.
-    const turn: TranscriptFrame = { type: 'transcript', text: this.words.join(' '), isFinal: true, at: this.now() };
-    if (this.confidence !== undefined) turn.confidence = this.confidence;
-    const segments = this.segments;
+    const text = this.turnText();
+    if (this.segments === 0 && !text) return;
+    if (this.tentative !== null && this.tentative !== text) this.withdraw();
+    const prepared = this.tentative !== null;
+    const onPartial = this.finalsDue > 0 && this.partial !== '';
+    const segments = this.segments + (onPartial ? 1 : 0);
+    // Finals still due belong to this turn (it went on their partials): they must not start another.
+    if (onPartial) { this.finalsToDrop += this.finalsDue; this.finalsDue = 0; }
     this.words = [];
     this.segments = 0;
-    this.confidence = undefined;
+    this.partial = '';
     this.turnStartedAt = this.speaking ? this.turnStartedAt : null;
-    this.options.onTurnReleased?.({ verdict, segments });
-    this.links.down(turn);
+    if (prepared) {
+      this.tentative = null;
+      this.links.down({ type: 'turn-confirmed', at: this.now() });
+      const held = this.heldExpectation;
+      this.heldExpectation = null;
+      if (held) { this.expectation = held.expectation; this.links.up(held); }
+    } else {
+      this.links.down(this.turnFrame(text, false));
+    }
+    this.confidence = undefined;
+    this.options.onTurnReleased?.({ verdict, segments, ...(prepared ? { prepared } : {}) });
+  }
+
+  /** The dialog's hop starts when the turn is handed over, not when the first segment's words came in. */
+  private turnFrame(text: string, tentative: boolean): TranscriptFrame {
+    const turn: TranscriptFrame = { type: 'transcript', text, isFinal: true, at: this.now() };
+    if (this.confidence !== undefined) turn.confidence = this.confidence;
+    if (tentative) turn.tentative = true;
+    return turn;
   }
 
   private cancelTimer(): void {

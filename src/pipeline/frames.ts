@@ -28,14 +28,26 @@ export interface SpeechStartFrame { type: 'speech-start'; at: number; onsetAt: n
 /** VAD: the caller's turn ended after `endSilenceMs` of silence. `audio` is the utterance incl. pre-roll. */
 export interface SpeechEndFrame { type: 'speech-end'; at: number; lastSpeechAt: number; audio: Int16Array; durationMs: number }
 
-/** ASR output. Partials may be revised; a final closes the caller's turn. */
-export interface TranscriptFrame { type: 'transcript'; text: string; isFinal: boolean; at: number; confidence?: number }
+/**
+ * ASR output. Partials may be revised; a final closes the caller's turn. Endpointing may hand the dialog a
+ * `tentative` final: the answer is complete but the caller may still go on, so the reply is prepared and held
+ * until `turn-confirmed` (or dropped, unheard, by an `interruption` with reason `turn-withdrawn`).
+ */
+export interface TranscriptFrame { type: 'transcript'; text: string; isFinal: boolean; at: number; confidence?: number; tentative?: boolean }
+/** Endpointing: the tentative turn is the caller's whole turn after all; its prepared reply may play. */
+export interface TurnConfirmedFrame { type: 'turn-confirmed'; at: number }
+/**
+ * Dialog -> playout: the replies from `fromTurnId` on answer a tentative turn; keep their audio off the line
+ * until `turn-confirmed` (an `interruption` drops it). What is already playing is not held.
+ */
+export interface PlayoutHoldFrame { type: 'playout-hold'; fromTurnId: number; at: number }
 /** ASR could not be used for this turn (no engine, engine failure): the dialog offers the keypad. */
 export interface SpeechUnavailableFrame { type: 'speech-unavailable'; reason: string; at: number }
 
 /** Barge-in: cancel everything the bot is preparing or saying. */
 export interface InterruptionFrame {
-  type: 'interruption'; at: number; reason: 'barge-in' | 'dtmf' | 'dialog';
+  /** `turn-withdrawn`: the caller went on after a tentative turn; its prepared reply is dropped, unheard. */
+  type: 'interruption'; at: number; reason: 'barge-in' | 'dtmf' | 'dialog' | 'turn-withdrawn';
   /** When the caller's interrupting speech began (barge-in latency is measured from here). */
   speechOnsetAt?: number;
 }
@@ -96,6 +108,7 @@ export interface EndCallFrame { type: 'end-call'; reason: 'completed' | 'transfe
 
 export type Frame =
   | CallerAudioFrame | DtmfFrame | VadActivityFrame | SpeechStartFrame | SpeechEndFrame | TranscriptFrame | SpeechUnavailableFrame
+  | TurnConfirmedFrame | PlayoutHoldFrame
   | InterruptionFrame | PlayoutPauseFrame | PlayoutResumeFrame | BotReplyFrame | BotAudioFrame | BotSentenceStartFrame | BotSentenceEndFrame
   | OutboundMediaFrame | OutboundMarkFrame | OutboundClearFrame | MarkEchoFrame | BotSpeakingFrame
   | SentencePlayedFrame | PlayoutBacklogFrame | ExpectationFrame | EndCallFrame;

@@ -51,6 +51,20 @@ export class CallState {
     this.callerNumber = callerNumber;
   }
 
+  /**
+   * Remembers everything the flows may change in one turn, and gives the function that puts it back (a
+   * tentative turn the caller withdrew). Flows set fields and replace arrays, never mutate them in place.
+   */
+  checkpoint(): () => void {
+    const saved: Partial<CallState> = {
+      callerNumber: this.callerNumber, callerLookup: this.callerLookup, task: this.task, patient: this.patient,
+      identification: { ...this.identification }, booking: { ...this.booking }, upcoming: this.upcoming,
+      selected: this.selected, refill: { ...this.refill }, messageBody: this.messageBody,
+      clarifyBetween: this.clarifyBetween, requestSeq: this.requestSeq,
+    };
+    return () => { Object.assign(this, saved, { identification: { ...saved.identification }, booking: { ...saved.booking }, refill: { ...saved.refill } }); };
+  }
+
   resetTask(): void {
     this.task = undefined;
     this.booking = { offers: [] };

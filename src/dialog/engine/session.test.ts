@@ -119,6 +119,55 @@ test('a pound right after an entry that completed by itself is swallowed, in eve
   assert.match(spoken(await e.press('030381#')), 'Thank you, Jane', 'six digits and pound');
 });
 
+/** Sends one input as a tentative turn; `settle` confirms or withdraws it. */
+function tentativeTurn(session: DialogSession, text: string) {
+  let settle!: (confirmed: boolean) => void;
+  const settled = new Promise<boolean>((resolve) => { settle = resolve; });
+  const actions: Promise<string> = (async () => {
+    const said: string[] = [];
+    for await (const action of session.respond({ type: 'utterance', text }, new AbortController().signal, settled)) {
+      if (action.type === 'say') said.push(action.text);
+    }
+    return said.join(' ');
+  })();
+  return { settle, actions };
+}
+
+test('a withdrawn tentative turn is undone: same question, same state, and the EMR never heard of it', async () => {
+  const c = conversation({ callerNumber: JANE });
+  assert.ok(c.session.undoesTentativeTurns);
+  await c.start();
+  await c.say('i want to leave a message');
+  await c.say('march third nineteen eighty one');
+  await c.say('please ask doctor patel to call me about my results');
+  const before = expectationOf(c.session);
+  assert.equal([before.node, before.kind], ['message-confirm', 'yes-no']);
+
+  const yes = tentativeTurn(c.session, 'yes');
+  await new Promise((r) => setTimeout(r, 30));
+  assert.is(c.emr.staffMessages().length, 0, 'nothing is sent while the turn may still go on');
+  yes.settle(false); // the caller went on: "yes ... no wait"
+  await yes.actions;
+  const after = expectationOf(c.session);
+  assert.equal([after.node, after.question], [before.node, before.question], 'the same question is still on the table');
+  assert.is(c.emr.staffMessages().length, 0, 'the withdrawn yes sent no message');
+
+  const confirmed = tentativeTurn(c.session, 'yes');
+  confirmed.settle(true);
+  assert.match(await confirmed.actions, /sent|message/i);
+  assert.is(c.emr.staffMessages().length, 1, 'the confirmed yes sends it, once');
+});
+
+test('a tentative answer prepares the same reply the confirmed turn would give', async () => {
+  const c = conversation({ callerNumber: JANE });
+  await c.start();
+  const t = tentativeTurn(c.session, 'i want to leave a message');
+  const reply = t.actions;
+  t.settle(true);
+  assert.match(await reply, /date of birth/i);
+  assert.is(expectationOf(c.session).kind, 'date-of-birth');
+});
+
 test('every dialog log line carries the call id, and no patient data', async () => {
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({ write(chunk, _encoding, done) { lines.push(JSON.parse(String(chunk))); done(); } });

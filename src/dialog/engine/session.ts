@@ -92,15 +92,41 @@ export class ReceptionistSession implements DialogSession, Dialog {
   }
   get keypadMode(): boolean { return this.keypad; }
 
-  respond(input: DialogInput, signal: AbortSignal): AsyncIterable<DialogAction> {
+  readonly undoesTentativeTurns = true;
+
+  respond(input: DialogInput, signal: AbortSignal, tentative?: Promise<boolean>): AsyncIterable<DialogAction> {
     const channel = new ActionChannel();
-    const turn = new Turn(channel, signal, (text) => this.remember('assistant', text));
-    // Turns run one after another so a late EMR answer never races the next input.
-    this.queue = this.queue
-      .then(() => { this.turn = turn; return this.handle(input); })
-      .catch((err: unknown) => this.recover(err))
-      .finally(() => channel.close());
+    const turn = new Turn(channel, signal, (text) => this.remember('assistant', text), tentative);
+    // Turns run one after another so a late EMR answer never races the next input (nor a withdrawn turn's undo).
+    this.queue = this.queue.then(async () => {
+      const undo = tentative ? this.checkpoint() : undefined;
+      this.turn = turn;
+      try {
+        await this.handle(input);
+      } catch (err) {
+        this.recover(err);
+      } finally {
+        channel.close();
+      }
+      if (undo && !(await tentative)) undo();
+    });
     return channel.read(signal);
+  }
+
+  /** Everything one input may change, and how to put it back (a tentative turn the caller withdrew). */
+  private checkpoint(): () => void {
+    const saved = {
+      current: this.current, history: [...this.history], failures: this.failures, lastPrompt: this.lastPrompt,
+      questionSeq: this.questionSeq, keypad: this.keypad, speechUnavailable: this.speechUnavailable,
+      digits: this.digits, autoCompleted: this.autoCompleted,
+      transcript: this.transcript.map((entry) => ({ ...entry })),
+    };
+    const restoreCall = this.call.checkpoint();
+    return () => {
+      if (this.closed) return;
+      Object.assign(this, saved, { history: [...saved.history], transcript: saved.transcript.map((entry) => ({ ...entry })) });
+      restoreCall();
+    };
   }
 
   close(): void {
@@ -192,7 +218,9 @@ export class ReceptionistSession implements DialogSession, Dialog {
     this.current = 'ended';
   }
 
-  emrCall<T>(request: () => Promise<T>, filler: PromptKey = 'filler'): Promise<EmrResult<T>> {
+  async emrCall<T>(request: () => Promise<T>, filler: PromptKey = 'filler'): Promise<EmrResult<T>> {
+    // A tentative turn reaches the EMR only once it is the caller's for good (a withdrawn one never does).
+    if (!(await this.turn.confirmed)) return { ok: false, code: 'unavailable' };
     return this.awaitWithFiller(timeBoxed(request, this.settings.emrTimeoutMs, this.log), filler);
   }
 

@@ -5,11 +5,20 @@ import { ActionChannel } from '../channel.js';
 import type { DialogAction } from '../types.js';
 import type { Said } from './node.js';
 
+const CONFIRMED = Promise.resolve(true);
+
 export class Turn {
   /** A turn says at most one filler, however many slow requests it makes. */
   fillerSaid = false;
 
-  constructor(readonly channel: ActionChannel, readonly signal: AbortSignal, private readonly onSay: (text: string) => void) {}
+  /**
+   * `confirmed`: resolves true once the caller's turn is theirs for good, false if they went on (a tentative
+   * turn). Nothing irreversible (an EMR request) happens before it resolves.
+   */
+  constructor(
+    readonly channel: ActionChannel, readonly signal: AbortSignal, private readonly onSay: (text: string) => void,
+    readonly confirmed: Promise<boolean> = CONFIRMED,
+  ) {}
 
   say(said: Said | string, cacheable = false): void {
     const action = typeof said === 'string' ? { text: said, cacheable } : said;
