@@ -151,7 +151,11 @@ export class CallSession {
       new VadStage({ model: engines.vad, config: { ...config.vad, endSilenceMs: vadSegmentSilenceMs(config) }, onDecisionLatency: (ms) => this.latency.hop('vad', ms) }),
       new TurnTakingStage(config.bargeIn, config.vad.threshold),
       new AsrStage(engines.asr, { onFinalLatency: (ms) => this.latency.hop('asr', ms) }),
-      new EndpointingStage({ config: config.endpointing, defaultSilenceMs: config.vad.endSilenceMs }),
+      new EndpointingStage({
+        config: config.endpointing, defaultSilenceMs: config.vad.endSilenceMs,
+        onTurnReleased: ({ verdict, prepared }) => metrics.turnReleased(verdict, prepared ?? false),
+        onTurnWithdrawn: () => metrics.turnWithdrawn(),
+      }),
       this.dialogStage,
       new TtsStage({
         engine: engines.tts, phraseCache: engines.phraseCache,

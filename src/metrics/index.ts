@@ -31,6 +31,10 @@ export interface Metrics {
   inboundEventDropped(kind: string): void;
   /** One VAD inference: windows scored together (one per call) and its duration. */
   vadBatch(windows: number, ms: number): void;
+  /** A caller turn handed to the dialog: what its words amounted to, and whether its reply was prepared early. */
+  turnReleased(verdict: string, prepared: boolean): void;
+  /** A reply prepared for a tentative turn was dropped unheard: the caller went on. */
+  turnWithdrawn(): void;
 }
 
 export function createMetrics(): Metrics {
@@ -53,6 +57,14 @@ export function createMetrics(): Metrics {
   });
   const activeCalls = new Gauge({ name: 'carevox_active_calls', help: 'Calls in progress', registers: [registry] });
   const callsTotal = new Counter({ name: 'carevox_calls_total', help: 'Calls started', registers: [registry] });
+  const turns = new Counter({
+    name: 'carevox_turns_total', help: 'Caller turns handed to the dialog, by endpointing verdict and whether the reply was prepared early',
+    labelNames: ['verdict', 'prepared'], registers: [registry],
+  });
+  const turnsWithdrawn = new Counter({
+    name: 'carevox_turns_withdrawn_total', help: 'Replies prepared for a tentative turn and dropped unheard because the caller went on',
+    registers: [registry],
+  });
   const malformed = new Counter({
     name: 'carevox_malformed_frames_total', help: 'Inbound frames rejected as malformed or unexpected',
     labelNames: ['reason'], registers: [registry],
@@ -82,6 +94,8 @@ export function createMetrics(): Metrics {
     malformedFrame: (reason) => malformed.inc({ reason }),
     stageError: (stage) => stageErrors.inc({ stage }),
     inboundEventDropped: (kind) => inboundDropped.inc({ kind }),
+    turnReleased: (verdict, prepared) => turns.inc({ verdict, prepared: String(prepared) }),
+    turnWithdrawn: () => turnsWithdrawn.inc(),
     vadBatch: (windows, ms) => { vadBatchWindows.observe(windows); vadBatchMs.observe(ms); },
   };
 }

@@ -35,6 +35,8 @@ export interface EndpointingStageOptions {
   now?: () => number;
   /** Called as each turn is handed to the dialog, with what decided it (metrics and tests). */
   onTurnReleased?(decision: TurnDecision): void;
+  /** Called when a tentative turn's prepared reply is dropped because the caller went on. */
+  onTurnWithdrawn?(): void;
 }
 
 export interface TurnDecision {
@@ -94,6 +96,7 @@ export class EndpointingStage extends Stage {
     switch (frame.type) {
       case 'speech-start':
         this.speaking = true;
+        this.partial = ''; // partials from here on are this segment's
         this.turnStartedAt ??= frame.onsetAt;
         this.cancelTimer(); // the caller goes on: the words so far are not the whole turn
         this.withdraw();
@@ -193,6 +196,7 @@ export class EndpointingStage extends Stage {
     if (this.tentative === null) return;
     this.tentative = null;
     this.heldExpectation = null;
+    this.options.onTurnWithdrawn?.();
     this.links.down({ type: 'interruption', at: this.now(), reason: 'turn-withdrawn' });
   }
 

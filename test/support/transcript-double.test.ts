@@ -67,6 +67,27 @@ test('partials grow while the caller speaks; final from pushed audio when endUtt
   assert.equal(events[events.length - 1], { type: 'final', text: book.transcript! });
 });
 
+test('partials are word-timed: a word appears once its audio has arrived, plus the engine delay', async () => {
+  const double = createTranscriptDouble([{ audio: book.samples, transcript: book.transcript! }], { partialDelayMs: 60 });
+  const events: AsrEvent[] = [];
+  const stream = double.createStream((e) => events.push(e));
+  const line = phoneLine(book.samples);
+  const voiced = [line.findIndex((v) => Math.abs(v) > 500), line.length - 1 - [...line].reverse().findIndex((v) => Math.abs(v) > 500)];
+  const half = Math.round((voiced[0]! + voiced[1]!) / 2);
+  for (let i = 0; i < half; i += 160) stream.pushAudio(line.subarray(i, Math.min(i + 160, half)));
+  assert.equal(events, [], 'nothing before the engine delay');
+  await new Promise((r) => setTimeout(r, 90));
+  const words = book.transcript!.split(' ');
+  const latest = events.filter((e) => e.type === 'partial').at(-1);
+  assert.ok(latest && latest.type === 'partial');
+  const count = latest.text.split(' ').length;
+  assert.ok(count >= 1 && count < words.length, `half the audio gives part of the words: "${latest.text}"`);
+  for (let i = half; i < line.length; i += 160) stream.pushAudio(line.subarray(i, i + 160));
+  stream.endUtterance(new Int16Array(0));
+  await new Promise((r) => setTimeout(r, 90));
+  assert.equal(events.at(-1), { type: 'final', text: book.transcript! }, 'no partial arrives after the final');
+});
+
 test('reset drops a pending final; close silences the stream', async () => {
   const double = makeDouble();
   const events: AsrEvent[] = [];

@@ -8,9 +8,10 @@
  * after the mu-law round trip (muLawDecode(muLawEncode(audio))). Everything around it (audio, VAD, timing,
  * barge-in) stays real; only "which words were these samples" is looked up.
  *
- * Behaviour: while audio streams, a partial with the entry's words so far (in proportion to how far into the
- * entry the audio has got); on endUtterance, the matched entry's transcript as the final, or "" when the
- * utterance matches no entry (e.g. noise).
+ * Behaviour, timed like a streaming engine: while audio streams, a partial with the entry's words whose audio
+ * has arrived (each word's end is placed in the entry's voiced span in proportion to its letters), sent
+ * `partialDelayMs` after that audio came in; on endUtterance, the matched entry's transcript as the final
+ * `finalDelayMs` later, or "" when the utterance matches no entry (e.g. noise). No partial follows a final.
  */
 import { muLawDecode, muLawEncode } from '../../src/media/codec.js';
 import type { AsrEngine, AsrEvent, AsrStream } from '../../src/asr/types.js';
@@ -22,14 +23,19 @@ const WINDOW = 160;
 /** A window quieter than this (peak) is silence or line noise: it could match any entry (fixtures share their
  * seeded noise), so only windows with speech in them are compared. */
 const MIN_PEAK = 2500;
-/** How often partials are attempted while audio streams (samples). */
-const PARTIAL_EVERY = 1600;
+/** How often partials are attempted while audio streams (samples: 40 ms), and how much recent audio is searched. */
+const PARTIAL_EVERY = 320;
+const PARTIAL_LOOKBACK = 1600;
+/** Loudness (absolute sample) that counts as voiced when placing words in an entry. */
+const VOICED = 500;
 
 interface Reference {
   samples: Int16Array;
   /** Positions of every sample pair, so a window is looked up, not scanned for (the bench server runs this). */
   pairs: Map<number, number[]>;
   words: string[];
+  /** Sample index at which each word's audio ends. */
+  wordEnds: number[];
   transcript: string;
 }
 
@@ -41,13 +47,17 @@ export interface TranscriptDouble extends AsrEngine {
 export interface TranscriptDoubleOptions {
   /** The final comes this long after the end of an utterance, as a real engine's does (0: at once). */
   finalDelayMs?: number;
+  /** A word appears in a partial this long after its audio arrived (the engine's lag; 0: at once). */
+  partialDelayMs?: number;
 }
 
 export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options: TranscriptDoubleOptions = {}): TranscriptDouble {
   const finalDelayMs = options.finalDelayMs ?? 0;
+  const partialDelayMs = options.partialDelayMs ?? 0;
   const references: Reference[] = entries.map((entry) => {
     const samples = muLawDecode(muLawEncode(entry.audio));
-    return { samples, pairs: indexPairs(samples), words: entry.transcript.split(/\s+/).filter(Boolean), transcript: entry.transcript };
+    const words = entry.transcript.split(/\s+/).filter(Boolean);
+    return { samples, pairs: indexPairs(samples), words, wordEnds: placeWords(samples, words), transcript: entry.transcript };
   });
 
   function identify(utterance: Int16Array) {
@@ -71,6 +81,8 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options
       let sinceAttempt = 0;
       let lastPartial = '';
       let generation = 0;
+      /** Bumped at each utterance end and reset: a delayed partial of an earlier utterance is dropped. */
+      let partialsFor = 0;
       let closed = false;
       const joined = () => {
         const out = new Int16Array(heardLength);
@@ -87,19 +99,24 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options
           if (sinceAttempt < PARTIAL_EVERY) return;
           sinceAttempt = 0;
           // Latest loud window of what was heard: how far into which entry the caller has got.
-          const match = identifyLatest(lastSamples(heard, PARTIAL_EVERY));
+          const match = identifyLatest(lastSamples(heard, PARTIAL_LOOKBACK));
           if (!match) return;
           const ref = references[match.entry]!;
-          const fraction = Math.min(1, (match.offset + WINDOW) / ref.samples.length);
-          const text = ref.words.slice(0, Math.max(1, Math.floor(ref.words.length * fraction))).join(' ');
-          if (text !== lastPartial) {
-            lastPartial = text;
-            sink({ type: 'partial', text });
-          }
+          const reached = match.offset + WINDOW;
+          const spoken = ref.wordEnds.filter((end) => end <= reached + WINDOW).length;
+          if (spoken === 0) return;
+          const text = ref.words.slice(0, spoken).join(' ');
+          if (text === lastPartial) return;
+          lastPartial = text;
+          const utteranceNo = partialsFor;
+          const send = () => { if (!closed && utteranceNo === partialsFor) sink({ type: 'partial', text }); };
+          if (partialDelayMs > 0) setTimeout(send, partialDelayMs);
+          else send();
         },
         endUtterance(utterance) {
           if (closed) return;
           const audio = utterance.length > 0 ? utterance : joined();
+          partialsFor++; // partials still on their way belong to this utterance: the final supersedes them
           const turn = generation;
           const match = identify(audio);
           heard = []; heardLength = 0; sinceAttempt = 0; lastPartial = '';
@@ -112,6 +129,7 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options
         },
         reset() {
           generation++;
+          partialsFor++;
           heard = []; heardLength = 0; sinceAttempt = 0; lastPartial = '';
         },
         close() { closed = true; },
@@ -131,6 +149,20 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options
     }
     return null;
   }
+}
+
+/** Where each word's audio ends: the voiced span shared out in proportion to the words' letters. */
+function placeWords(samples: Int16Array, words: string[]): number[] {
+  let first = samples.findIndex((v) => Math.abs(v) > VOICED);
+  let last = samples.length - 1;
+  while (last > 0 && Math.abs(samples[last]!) <= VOICED) last--;
+  if (first < 0) { first = 0; last = samples.length - 1; }
+  const letters = words.reduce((n, w) => n + w.length, 0) || 1;
+  let sum = 0;
+  return words.map((word) => {
+    sum += word.length;
+    return Math.round(first + ((last - first) * sum) / letters);
+  });
 }
 
 /** Start positions of loud windows, middle of the utterance first, then outwards. */
