@@ -15,7 +15,9 @@ const config = loadConfig();
 const logger = createLogger(config.log.level);
 const asr = config.asr.engine === 'none'
   ? createTranscriptDouble(BENCH_UTTERANCES().map((u) => ({ audio: u.samples, transcript: u.transcript })), {
+    // A streaming engine's partials trail the audio by about as much as its finals trail the end of a segment.
     finalDelayMs: Number(process.env.BENCH_ASR_DELAY_MS ?? 0),
+    partialDelayMs: Number(process.env.BENCH_ASR_DELAY_MS ?? 0),
   })
   : undefined;
 const services = await createServices(config, logger, { engines: asr ? { asr } : {} });
