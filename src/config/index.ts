@@ -63,7 +63,7 @@ export const ConfigSchema = z.object({
   bargeIn: z.object({
     enabled: bool.default(true),
     /** Speech over the bot after which the bot goes quiet at once (clear); it resumes if the sound stops short. */
-    pauseAfterMs: ms.default(160),
+    pauseAfterMs: ms.default(96),
     /** Speech (summed across the gaps between words) that makes the bot yield for good; a "hmm" stays below. */
     minSpeechMs: ms.default(320),
   }).prefault({}),

@@ -12,7 +12,7 @@ export const HOP_DESCRIPTIONS: Record<Hop, string> = {
   vad: 'frame in -> VAD decision',
   asr: 'end of speech -> ASR final',
   dialog: 'ASR final -> dialog reply',
-  tts: 'reply -> first TTS audio',
+  tts: 'reply (once earlier replies have played) -> first TTS audio',
   playout: 'first TTS audio -> first frame sent',
 };
 

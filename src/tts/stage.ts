@@ -84,6 +84,11 @@ interface Reply {
   frame: BotReplyFrame;
   controller: AbortController;
   firstAudioReported: boolean;
+  /**
+   * When this reply's turn to be spoken came: after the replies before it and with room in playout. The TTS
+   * hop is measured from here (or from the reply, if later): waiting for earlier audio to play is playback.
+   */
+  turnAt: number;
 }
 
 export class TtsStage extends Stage {
@@ -144,7 +149,7 @@ export class TtsStage extends Stage {
 
   private startReply(frame: BotReplyFrame): void {
     if (this.closed) return;
-    const reply: Reply = { frame, controller: new AbortController(), firstAudioReported: false };
+    const reply: Reply = { frame, controller: new AbortController(), firstAudioReported: false, turnAt: frame.at };
     this.active.add(reply);
     const previous = this.tail;
     this.tail = previous.then(() => this.speak(reply)).catch((err) => this.links.error(err))
@@ -187,6 +192,7 @@ export class TtsStage extends Stage {
       const wait = this.room(signal);
       if (wait) await wait;
       if (signal.aborted) return;
+      if (index === 0) reply.turnAt = Math.max(reply.frame.at, this.now());
       startUpTo(index + this.lookahead);
       const sentenceId = `${reply.frame.turnId}.${this.sentenceSeq++}`;
       const last = index === sentences.length - 1;
@@ -220,6 +226,7 @@ export class TtsStage extends Stage {
     try {
       for await (const audio of synthesis.read()) {
         if (signal.aborted) break;
+        const readyAt = this.now();
         const wait = this.room(signal);
         if (wait) {
           await wait;
@@ -233,7 +240,7 @@ export class TtsStage extends Stage {
         audioFrames++;
         if (!reply.firstAudioReported) {
           reply.firstAudioReported = true;
-          this.onFirstAudio?.(turnId, at - reply.frame.at);
+          this.onFirstAudio?.(turnId, readyAt - reply.turnAt);
         }
       }
     } catch (err) {
