@@ -55,8 +55,9 @@ export const ConfigSchema = z.object({
     completeSilenceMs: ms.default(250),
     /** Silence after an incomplete answer (a date without its year, a sentence ending on "and"). */
     incompleteSilenceMs: ms.default(2000),
-    /** Silence after free text (a message for the doctor): people pause mid-sentence. */
-    freeTextSilenceMs: ms.default(1500),
+    /** Silence after free text (a message for the doctor): people pause mid-sentence, up to ~1.5 s, and the VAD
+     *  hears them start again ~0.2 s late. */
+    freeTextSilenceMs: ms.default(1800),
     /** No turn lasts longer than this; the words so far are taken at the next pause. */
     maxTurnMs: ms.default(20_000),
   }).prefault({}),
