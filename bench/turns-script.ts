@@ -51,9 +51,17 @@ export const TURNS_PHRASES = {
   visitFollowup: 'a follow up visit',
   providerAny: 'whoever is available first',
   providerNguyen: 'doctor nguyen please',
-  whenTuesday: 'next tuesday afternoon',
-  whenMorning: 'thursday morning',
-  whenNextWeek: 'sometime next week',
+  // One half-day per booking call of a run (see bookingSteps); "next", so it is never today's, already past.
+  whenMondayMorning: 'next monday morning',
+  whenTuesdayMorning: 'next tuesday morning',
+  whenWednesdayMorning: 'next wednesday morning',
+  whenThursdayMorning: 'next thursday morning',
+  whenFridayMorning: 'next friday morning',
+  whenMondayAfternoon: 'next monday afternoon',
+  whenTuesdayAfternoon: 'next tuesday afternoon',
+  whenWednesdayAfternoon: 'next wednesday afternoon',
+  whenThursdayAfternoon: 'next thursday afternoon',
+  whenFridayAfternoon: 'next friday afternoon',
   offerFirst: 'the first one',
   offerSecond: 'the second one please',
   offerThird: 'the third one',
@@ -140,19 +148,25 @@ function refillSteps(random: () => number): ScriptStep[] {
   ];
 }
 
+const WHEN: readonly PhraseKey[] = [
+  'whenMondayMorning', 'whenTuesdayMorning', 'whenWednesdayMorning', 'whenThursdayMorning', 'whenFridayMorning',
+  'whenMondayAfternoon', 'whenTuesdayAfternoon', 'whenWednesdayAfternoon', 'whenThursdayAfternoon', 'whenFridayAfternoon',
+];
+
 /**
- * Booking: every answer in one piece (the pauses are in the date of birth). Callers book at different times and
- * pick different offers, so that concurrent calls for the one demo patient rarely race for the same slot.
+ * Booking: every answer in one piece (the pauses are in the date of birth). All calls book for the one demo
+ * patient, so each booking call of a run asks for its own half-day (`booking`: its number among the run's
+ * booking calls): two calls offered the same slot at once would race for it, and the loser's "that time was just
+ * taken" is a derailment that has nothing to do with turn-taking.
  */
-function bookingSteps(random: () => number, caller: number): ScriptStep[] {
-  const offers: PhraseKey[] = ['offerFirst', 'offerSecond', 'offerThird'];
+function bookingSteps(random: () => number, booking: number): ScriptStep[] {
   return [
     step('main', 'menu-choice', [pick(random, ['bookRequest', 'bookRequestAlt'] as const)], random),
     dobStep(random, random() < 0.5),
     step('book-type', 'menu-choice', [pick(random, ['visitCheckup', 'visitFollowup'] as const)], random),
     step('book-provider', 'menu-choice', [pick(random, ['providerAny', 'providerNguyen'] as const)], random),
-    step('book-when', 'date-time', [pick(random, ['whenTuesday', 'whenMorning', 'whenNextWeek'] as const)], random),
-    step('book-offers', 'menu-choice', [offers[caller % offers.length]!], random),
+    step('book-when', 'date-time', [WHEN[booking % WHEN.length]!], random),
+    step('book-offers', 'menu-choice', [pick(random, ['offerFirst', 'offerSecond', 'offerThird'] as const)], random),
     step('book-confirm', 'yes-no', [pick(random, ['yes', 'yesPlease', 'yesRight'] as const)], random),
     step('anything-else', 'menu-choice', [pick(random, ['noThanks', 'noThatsAll', 'noThankYou'] as const)], random),
   ];
@@ -160,14 +174,25 @@ function bookingSteps(random: () => number, caller: number): ScriptStep[] {
 
 const FLOWS: CallScript['flow'][] = ['message', 'message-three-piece-dob', 'refill', 'booking'];
 
-/** The call caller `caller` makes in round `round`: flows rotate over callers and rounds, phrasing and pauses from the RNG. */
-export function scriptFor(seed: number, caller: number, round: number): CallScript {
+/**
+ * The call caller `caller` (of `callers`) makes in round `round`: flows rotate over callers and rounds, phrasing
+ * and pauses come from the RNG.
+ */
+export function scriptFor(seed: number, caller: number, round: number, callers: number): CallScript {
   const random = randomFor(seed, caller, round);
   const flow = FLOWS[(caller + round) % FLOWS.length]!;
   switch (flow) {
     case 'message': return { flow, steps: messageSteps(random, false) };
     case 'message-three-piece-dob': return { flow, steps: messageSteps(random, true) };
     case 'refill': return { flow, steps: refillSteps(random) };
-    case 'booking': return { flow, steps: bookingSteps(random, caller) };
+    case 'booking': return { flow, steps: bookingSteps(random, bookingNumber(caller, round, callers)) };
   }
+}
+
+/** How many booking calls come before this one, counting round by round and caller by caller. */
+function bookingNumber(caller: number, round: number, callers: number): number {
+  const isBooking = (c: number, r: number) => FLOWS[(c + r) % FLOWS.length] === 'booking';
+  let count = 0;
+  for (let r = 0; r <= round; r++) for (let c = 0; c < callers && (r < round || c < caller); c++) if (isBooking(c, r)) count++;
+  return count;
 }

@@ -58,8 +58,10 @@ const options = {
   verbose: args.verbose!,
 };
 
-/** A reply longer than this after an answer means the call is stuck (the longest hold is 2 s, turns cap at 20 s). */
+/** No reply this long after an answer means the call is stuck (the longest hold is 2 s, turns cap at 20 s). */
 const REPLY_TIMEOUT_MS = 25_000;
+/** The longest reply, three offers read out after "that time was just taken", runs about 20 s. */
+const REPLY_PLAYING_TIMEOUT_MS = 60_000;
 /** The greeting is long (emergency notice, the menu) and, under load, slow to start. */
 const GREETING_TIMEOUT_MS = 60_000;
 /** No bot audio for this long, nothing buffered: the bot has finished and the caller answers. Longer than a gap
@@ -211,7 +213,7 @@ async function waitForReply(caller: TwilioCaller, events: CallEvents, from: numb
   }, REPLY_TIMEOUT_MS);
   // The question is logged as the reply is handed to TTS, before its audio: wait for the audio to start.
   await caller.waitFor('the reply audio', () => !caller.isOpen || lastMediaAt(caller) > heardAt, REPLY_TIMEOUT_MS);
-  await caller.waitFor('the bot to finish its reply', () => botQuiet(caller), REPLY_TIMEOUT_MS);
+  await caller.waitFor('the bot to finish its reply', () => botQuiet(caller), REPLY_PLAYING_TIMEOUT_MS);
 }
 
 function lastMediaAt(caller: TwilioCaller): number {
@@ -223,7 +225,7 @@ function lastMediaAt(caller: TwilioCaller): number {
  * Says one scripted answer and waits for the reply: what it measured, the questions the dialog asked after it,
  * and the error if no reply came (the answer is still counted: a stall is a result too).
  */
-async function answerStep(caller: TwilioCaller, events: CallEvents, audio: PhraseAudio, step: ScriptStep): Promise<{ record: AnswerRecord; asked: string[]; error?: Error }> {
+async function answerStep(caller: TwilioCaller, events: CallEvents, audio: PhraseAudio, step: ScriptStep, label: string): Promise<{ record: AnswerRecord; asked: string[]; error?: Error }> {
   const fromEvent = events.events.length;
   const fromReceived = caller.received.length;
   const pieces = await speak(caller, audio, step.pieces, step.gapsMs);
@@ -232,19 +234,19 @@ async function answerStep(caller: TwilioCaller, events: CallEvents, audio: Phras
   const since = events.events.slice(fromEvent);
   const asked = since.flatMap((e) => (e.type === 'question' ? [e.node] : []));
   const dialogTurns = since.filter((e) => e.type === 'input' && e.input === 'utterance').length;
-  if (options.verbose) console.error(`bench:turns: ${caller.callSid.slice(-6)} ${step.node} ${timeline(pieces, mediaAt, since)}`);
+  if (options.verbose) console.error(`bench:turns: ${label} ${step.node} ${timeline(pieces, mediaAt, since)}`);
   return { record: { kind: step.kind, timing: accountAnswer(pieces, mediaAt), understood: false, dialogTurns }, asked, error };
 }
 
 async function runCall(baseUrl: string, server: RunningServer, audio: PhraseAudio, caller: number, round: number): Promise<CallResult> {
-  const script = scriptFor(options.seed, caller, round);
+  const script = scriptFor(options.seed, caller, round, options.calls);
   const result: CallResult = { caller, round, flow: script.flow, answers: [], failures: [], outcome: undefined };
   const line = await TwilioCaller.dial({ baseUrl, from: DEMO_PATIENT_NUMBER });
   const events = server.callEvents(line.callSid);
   try {
     await line.waitFor('the greeting', () => events.lastQuestion() !== undefined || !line.isOpen, GREETING_TIMEOUT_MS);
     await line.waitFor('the greeting to end', () => botQuiet(line), GREETING_TIMEOUT_MS);
-    await followScript(line, events, audio, script, result);
+    await followScript(line, events, audio, script, result, `c${caller}r${round}`);
   } catch (err) {
     result.error = (err as Error).message;
     result.failures.push(`error: ${result.error}`);
@@ -260,10 +262,21 @@ async function runCall(baseUrl: string, server: RunningServer, audio: PhraseAudi
 }
 
 /**
+ * Where the question the bot asks is in the script: the next step that asks it, or else an earlier one (the bot
+ * went back, e.g. to the offers when the chosen slot was taken meanwhile); -1 if the script never answers it.
+ */
+function stepAsked(script: CallScript, node: string | undefined, from: number): number {
+  const ahead = script.steps.findIndex((s, k) => k >= from && s.node === node);
+  if (ahead >= 0) return ahead;
+  for (let k = from - 1; k >= 0; k--) if (script.steps[k]!.node === node) return k;
+  return -1;
+}
+
+/**
  * Answers whatever the bot asks, in script order: each step once as scripted (measured), and once more in one
  * breath if the bot asks the same question again. A question the script does not answer ends the call.
  */
-async function followScript(line: TwilioCaller, events: CallEvents, audio: PhraseAudio, script: CallScript, result: CallResult): Promise<void> {
+async function followScript(line: TwilioCaller, events: CallEvents, audio: PhraseAudio, script: CallScript, result: CallResult, label: string): Promise<void> {
   const answered = new Set<number>();
   const retried = new Set<number>();
   let i = 0;
@@ -273,9 +286,9 @@ async function followScript(line: TwilioCaller, events: CallEvents, audio: Phras
       return;
     }
     const asked = events.lastQuestion()?.node;
-    const at = script.steps.findIndex((s, k) => k >= i && s.node === asked);
+    const at = stepAsked(script, asked, i);
     if (at < 0) {
-      result.failures.push(`the bot asked ${asked ?? 'nothing'}, which the script does not answer at this point`);
+      result.failures.push(`the bot asked ${asked ?? 'nothing'}, which the script does not answer`);
       return;
     }
     i = at;
@@ -290,7 +303,7 @@ async function followScript(line: TwilioCaller, events: CallEvents, audio: Phras
       continue;
     }
     answered.add(i);
-    const { record, asked: after, error } = await answerStep(line, events, audio, step);
+    const { record, asked: after, error } = await answerStep(line, events, audio, step, label);
     const next = script.steps[i + 1]?.node;
     record.understood = !error && (next !== undefined
       ? after.length === 1 && after[0] === next
@@ -309,7 +322,7 @@ async function runCaller(baseUrl: string, server: RunningServer, audio: PhraseAu
   const results: CallResult[] = [];
   for (let round = 0; round < options.rounds; round++) {
     results.push(await runCall(baseUrl, server, audio, caller, round).catch((err: unknown): CallResult => ({
-      caller, round, flow: scriptFor(options.seed, caller, round).flow, answers: [], outcome: undefined,
+      caller, round, flow: scriptFor(options.seed, caller, round, options.calls).flow, answers: [], outcome: undefined,
       error: (err as Error).message, failures: [`error: ${(err as Error).message}`],
     })));
   }

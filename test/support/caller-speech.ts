@@ -62,17 +62,6 @@ export function trimSilence(samples: Int16Array): Int16Array {
   return samples.slice(Math.max(0, first - SPEECH_MARGIN_SAMPLES), Math.min(samples.length, last + SPEECH_MARGIN_SAMPLES + 1));
 }
 
-/** Longest run of quiet samples inside the speech (ms): a pause the VAD could take for the end of a segment. */
-export function longestInnerSilenceMs(speech: Int16Array): number {
-  let longest = 0;
-  let run = 0;
-  for (const v of speech.subarray(SPEECH_MARGIN_SAMPLES, speech.length - SPEECH_MARGIN_SAMPLES)) {
-    run = Math.abs(v) > LOUD ? 0 : run + 1;
-    longest = Math.max(longest, run);
-  }
-  return longest / 8;
-}
-
 /** Speech plus seeded uniform noise, clamped to 16 bits (a copy). */
 function withLineNoise(speech: Int16Array, peak: number, seed: number): Int16Array {
   const random = seededRandom(seed);
