@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every uvu suite with tsx's loader and restates uvu's totals as the plain line `N passed, N failed` that CI
-// reads. The unit suites (src/**/*.test.ts) run in one process; each whole-server file in test/ runs in a process
+// reads. The unit suites (src/**/*.test.ts, test/support/*.test.ts, bench/*.test.ts) run in one process per folder;
+// each whole-server file in test/ runs in a process
 // of its own, a few at a time: those tests spend most of their time waiting on real-time audio playout, not on the
 // CPU, so running them side by side keeps the suite well inside CI's budget. Each process's output is printed
 // whole when it ends (never interleaved), with how long it took.
@@ -21,6 +22,9 @@ const serverTests = readdirSync(`${root}/test`)
   .sort((a, b) => statSync(`${root}/test/${b}`).size - statSync(`${root}/test/${a}`).size);
 const jobs = [
   { label: 'src', dir: 'src', pattern },
+  // Tests of the test doubles and of the benches' own arithmetic: quick, one process each.
+  { label: 'test/support', dir: 'test/support', pattern },
+  { label: 'bench', dir: 'bench', pattern },
   ...serverTests.map((name) => ({ label: `test/${name}`, dir: 'test', pattern: `^${name.replace(/\./g, '\\.')}$` })),
 ];
 
