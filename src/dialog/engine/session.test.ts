@@ -134,7 +134,9 @@ function tentativeTurn(session: DialogSession, text: string) {
 }
 
 test('a withdrawn tentative turn is undone: same question, same state, and the EMR never heard of it', async () => {
-  const c = conversation({ callerNumber: JANE });
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+  const c = conversation({ callerNumber: JANE, policy: { logger: createLogger('info', sink) } });
   assert.ok(c.session.undoesTentativeTurns);
   await c.start();
   await c.say('i want to leave a message');
@@ -151,6 +153,7 @@ test('a withdrawn tentative turn is undone: same question, same state, and the E
   const after = expectationOf(c.session);
   assert.equal([after.node, after.question], [before.node, before.question], 'the same question is still on the table');
   assert.is(c.emr.staffMessages().length, 0, 'the withdrawn yes sent no message');
+  assert.equal(lines.map((l) => l.msg).filter((m) => /transfer|failed/.test(String(m))), [], 'it stopped where it would have reached the EMR: no failure, no transfer');
 
   const confirmed = tentativeTurn(c.session, 'yes');
   confirmed.settle(true);

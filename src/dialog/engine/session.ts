@@ -46,6 +46,14 @@ const MAX_FAILURES = 3;
 /** Longest utterance in a free-text node still read as a global command ("operator please"). */
 const COMMAND_WORDS_IN_FREE_TEXT = 4;
 
+/** Thrown inside a withdrawn tentative turn at the point it would have reached the EMR: the turn goes no further. */
+class TurnWithdrawn extends Error {
+  constructor() {
+    super('the caller went on: this tentative turn was withdrawn');
+    this.name = 'TurnWithdrawn';
+  }
+}
+
 export class ReceptionistSession implements DialogSession, Dialog {
   readonly clinic: ClinicConfig;
   readonly emr: EmrGateway;
@@ -104,7 +112,8 @@ export class ReceptionistSession implements DialogSession, Dialog {
       try {
         await this.handle(input);
       } catch (err) {
-        this.recover(err);
+        // A withdrawn turn stops at its first EMR request; it is undone below, never recovered from.
+        if (!(err instanceof TurnWithdrawn)) this.recover(err);
       } finally {
         channel.close();
       }
@@ -219,8 +228,8 @@ export class ReceptionistSession implements DialogSession, Dialog {
   }
 
   async emrCall<T>(request: () => Promise<T>, filler: PromptKey = 'filler'): Promise<EmrResult<T>> {
-    // A tentative turn reaches the EMR only once it is the caller's for good (a withdrawn one never does).
-    if (!(await this.turn.confirmed)) return { ok: false, code: 'unavailable' };
+    // A tentative turn reaches the EMR only once it is the caller's for good; a withdrawn one stops here.
+    if (!(await this.turn.confirmed)) throw new TurnWithdrawn();
     return this.awaitWithFiller(timeBoxed(request, this.settings.emrTimeoutMs, this.log), filler);
   }
 
