@@ -182,11 +182,14 @@ test('a paused date of birth and a paused message are each one turn with no bot 
 
 // A long confirmation silence, so the reply is prepared while the caller may still go on, on every path (with
 // the default 250 ms the per-utterance and realtime finals arrive after it has passed: they are never tentative).
-const PREPARED_AHEAD = { endpointing: { completeSilenceMs: 1000 } };
+// The caller resumes 700 ms after the request: by then every path has its words (the per-utterance final lands
+// ~450 ms after the request ends, later on a loaded machine), and the turn is not confirmed before 1.2 s.
+const PREPARED_AHEAD = { endpointing: { completeSilenceMs: 1200 } };
+const RESUME_AFTER_MS = 700;
 
 test('a caller who goes on right after a complete-sounding request hears nothing of the reply prepared for it', () => onEveryPath(PREPARED_AHEAD, async (server, path) => {
   const caller = await dialDemoPatient(server);
-  const pause = await sayWithPause(caller, ctx.audio.request, 450, ctx.audio.addition);
+  const pause = await sayWithPause(caller, ctx.audio.request, RESUME_AFTER_MS, ctx.audio.addition);
   const from = caller.received.length;
   await caller.waitFor('the date-of-birth question', () => caller.mediaCount(from) > 25, 10_000);
   assert.is(botAudioBetween(caller, pause.from, pause.to), 0, `${path}: nothing of the prepared reply reached the caller`);
