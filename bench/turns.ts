@@ -170,12 +170,12 @@ interface CallResult {
 }
 
 /** Says an answer's pieces with its pauses; when each piece's first and last voiced sample went out. */
-async function speak(caller: TwilioCaller, audio: PhraseAudio, pieces: readonly PhraseKey[], gapsMs: readonly number[]): Promise<SpokenPiece[]> {
+async function speak(line: TwilioCaller, audio: PhraseAudio, pieces: readonly PhraseKey[], gapsMs: readonly number[]): Promise<SpokenPiece[]> {
   const margin = SPEECH_MARGIN_SAMPLES / 8;
   const spoken: SpokenPiece[] = [];
   for (let i = 0; i < pieces.length; i++) {
     const samples = audio[pieces[i]!];
-    const { startedAt } = await caller.say(samples);
+    const { startedAt } = await line.say(samples);
     const piece = { voicedStartAt: startedAt + margin, voicedEndAt: startedAt + samples.length / 8 - margin };
     spoken.push(piece);
     // The gap is the silence between the words: the next piece's speech starts gapsMs after this one's ended.
@@ -199,10 +199,10 @@ function timeline(pieces: readonly SpokenPiece[], mediaAt: readonly number[], ev
   return `pieces ${pieces.map((p) => `${ms(p.voicedStartAt)}-${ms(p.voicedEndAt)}`).join(',')} bot ${runs.join(' ') || 'none'} events ${said.join(' ')}`;
 }
 
-function botQuiet(caller: TwilioCaller): boolean {
-  if (!caller.isOpen) return true;
-  const last = caller.received.at(-1);
-  return last !== undefined && caller.bufferedMs === 0 && performance.now() - last.at > BOT_QUIET_MS;
+function botQuiet(line: TwilioCaller): boolean {
+  if (!line.isOpen) return true;
+  const last = line.received.at(-1);
+  return last !== undefined && line.bufferedMs === 0 && performance.now() - last.at > BOT_QUIET_MS;
 }
 
 /**
@@ -210,10 +210,10 @@ function botQuiet(caller: TwilioCaller): boolean {
  * ended): the dialog got a turn after `lastEndAt`, asked its next question, and the reply's audio began after
  * that turn and has stopped. Earlier turns of a cut answer, and their replies, do not count.
  */
-async function waitForReply(caller: TwilioCaller, events: CallEvents, from: number, lastEndAt: number): Promise<void> {
+async function waitForReply(line: TwilioCaller, events: CallEvents, from: number, lastEndAt: number): Promise<void> {
   let heardAt = Infinity;
-  await caller.waitFor('the dialog to answer', () => {
-    if (!caller.isOpen || events.outcome !== undefined) return true;
+  await line.waitFor('the dialog to answer', () => {
+    if (!line.isOpen || events.outcome !== undefined) return true;
     const since = events.events.slice(from);
     const heard = since.findIndex((e) => e.type === 'input' && e.input === 'utterance' && e.at >= lastEndAt);
     if (heard < 0 || !since.slice(heard + 1).some((e) => e.type === 'question')) return false;
@@ -221,12 +221,12 @@ async function waitForReply(caller: TwilioCaller, events: CallEvents, from: numb
     return true;
   }, REPLY_TIMEOUT_MS);
   // The question is logged as the reply is handed to TTS, before its audio: wait for the audio to start.
-  await caller.waitFor('the reply audio', () => !caller.isOpen || lastMediaAt(caller) > heardAt, REPLY_TIMEOUT_MS);
-  await caller.waitFor('the bot to finish its reply', () => botQuiet(caller), REPLY_PLAYING_TIMEOUT_MS);
+  await line.waitFor('the reply audio', () => !line.isOpen || lastMediaAt(line) > heardAt, REPLY_TIMEOUT_MS);
+  await line.waitFor('the bot to finish its reply', () => botQuiet(line), REPLY_PLAYING_TIMEOUT_MS);
 }
 
-function lastMediaAt(caller: TwilioCaller): number {
-  for (let i = caller.received.length - 1; i >= 0; i--) if (caller.received[i]!.kind === 'media') return caller.received[i]!.at;
+function lastMediaAt(line: TwilioCaller): number {
+  for (let i = line.received.length - 1; i >= 0; i--) if (line.received[i]!.kind === 'media') return line.received[i]!.at;
   return -Infinity;
 }
 
@@ -234,12 +234,12 @@ function lastMediaAt(caller: TwilioCaller): number {
  * Says one scripted answer and waits for the reply: what it measured, the questions the dialog asked after it,
  * and the error if no reply came (the answer is still counted: a stall is a result too).
  */
-async function answerStep(caller: TwilioCaller, events: CallEvents, audio: PhraseAudio, step: ScriptStep, label: string): Promise<{ record: AnswerRecord; asked: string[]; error?: Error }> {
+async function answerStep(line: TwilioCaller, events: CallEvents, audio: PhraseAudio, step: ScriptStep, label: string): Promise<{ record: AnswerRecord; asked: string[]; error?: Error }> {
   const fromEvent = events.events.length;
-  const fromReceived = caller.received.length;
-  const pieces = await speak(caller, audio, step.pieces, step.gapsMs);
-  const error = await waitForReply(caller, events, fromEvent, pieces.at(-1)!.voicedEndAt).then(() => undefined, (err: unknown) => err as Error);
-  const mediaAt = caller.received.slice(fromReceived).filter((e) => e.kind === 'media').map((e) => e.at);
+  const fromReceived = line.received.length;
+  const pieces = await speak(line, audio, step.pieces, step.gapsMs);
+  const error = await waitForReply(line, events, fromEvent, pieces.at(-1)!.voicedEndAt).then(() => undefined, (err: unknown) => err as Error);
+  const mediaAt = line.received.slice(fromReceived).filter((e) => e.kind === 'media').map((e) => e.at);
   const since = events.events.slice(fromEvent);
   const asked = since.flatMap((e) => (e.type === 'question' ? [e.node] : []));
   const dialogTurns = since.filter((e) => e.type === 'input' && e.input === 'utterance').length;
