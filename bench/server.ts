@@ -40,13 +40,21 @@ function withQuestionLog(policy: DialogPolicy, log: Logger): DialogPolicy {
       const session = policy.createSession(context);
       const callLog = log.child({ callId: context.callId });
       let logged: number | undefined;
+      let inputs = 0;
       return {
         // Tentative turns pass through (and are logged as such): the bench measures the dialog as it runs.
         undoesTentativeTurns: session.undoesTentativeTurns,
         respond(input, signal, tentative) {
-          callLog.info({ input: input.type, tentative: tentative !== undefined }, 'bench dialog input');
-          // A withdrawn tentative turn never happened: the bench must not count it as a turn of its own.
-          void tentative?.then((confirmed) => { if (!confirmed) callLog.info({ input: input.type }, 'bench dialog input withdrawn'); });
+          const seq = ++inputs;
+          const loggedBefore = logged;
+          callLog.info({ input: input.type, seq, tentative: tentative !== undefined }, 'bench dialog input');
+          // A withdrawn tentative turn never happened: the bench drops it and any question it asked. The session
+          // puts its question back, so the same question (same number) asked for the merged turn is logged again.
+          void tentative?.then((confirmed) => {
+            if (confirmed) return;
+            logged = loggedBefore;
+            callLog.info({ input: input.type, seq }, 'bench dialog input withdrawn');
+          });
           return session.respond(input, signal, tentative);
         },
         expectation: session.expectation && (() => {

@@ -1,7 +1,6 @@
 /**
  * The turn-taking bench's accounting (bench/turns-accounting.ts) on hand-made timelines.
- * scripts/test.mjs runs src/ and test/ only; run this one with
- *   node --import tsx node_modules/uvu/bin.js bench 'turns-accounting\.test\.ts$'
+ * Run with the rest (`node scripts/test.mjs`) or alone: `node scripts/test.mjs 'turns-accounting\.test\.ts$'`.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,7 +1,7 @@
 /**
  * The turn-taking bench's scripts (bench/turns-script.ts): reproducible, pauses in range, no two booking calls of
- * a run asking for the same half-day. scripts/test.mjs runs src/ and test/ only; run this one with
- *   node --import tsx node_modules/uvu/bin.js bench 'turns-script\.test\.ts$'
+ * a run asking for the same half-day. Run with the rest (`node scripts/test.mjs`) or alone:
+ * `node scripts/test.mjs 'turns-script\.test\.ts$'`.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

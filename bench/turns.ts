@@ -72,7 +72,8 @@ const BOT_QUIET_MS = 700;
 
 type ServerEvent =
   | { type: 'question'; node: string; kind: string; at: number }
-  | { type: 'input'; input: string; at: number }
+  /** `tentative`: handed over while the caller may still go on (withdrawn inputs are removed, see `withdraw`). */
+  | { type: 'input'; input: string; seq: number; tentative: boolean; at: number }
   | { type: 'transfer'; reason: string; at: number }
   | { type: 'ended'; outcome: string; at: number };
 
@@ -80,7 +81,19 @@ type ServerEvent =
 class CallEvents {
   readonly events: ServerEvent[] = [];
   get outcome(): string | undefined { return this.find('ended')?.outcome; }
-  get transferReason(): string | undefined { return this.find('transfer')?.reason; }
+  /** The last transfer the dialog logged (withdrawn tentative turns may log one that never happened). */
+  get transferReason(): string | undefined { return this.events.filter((e) => e.type === 'transfer').at(-1)?.reason; }
+  /**
+   * The caller went on after a tentative turn: the dialog undid it (the merged turn comes next), so the bench
+   * forgets its input and the question it asked, which the session has taken back.
+   */
+  withdraw(seq: number): void {
+    const at = this.events.findIndex((e) => e.type === 'input' && e.seq === seq);
+    if (at < 0) return;
+    let end = at + 1;
+    while (end < this.events.length && this.events[end]!.type === 'question') end++;
+    this.events.splice(at, end - at);
+  }
   lastQuestion(): Extract<ServerEvent, { type: 'question' }> | undefined {
     return this.events.filter((e): e is Extract<ServerEvent, { type: 'question' }> => e.type === 'question').at(-1);
   }
@@ -98,7 +111,10 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
-interface LogLine { msg?: string; callId?: string; node?: string; kind?: string; input?: string; reason?: string; outcome?: string; digest?: string; stageErrors?: number }
+interface LogLine {
+  msg?: string; callId?: string; node?: string; kind?: string; input?: string; seq?: number; tentative?: boolean; reason?: string; outcome?: string;
+  digest?: string; stageErrors?: number;
+}
 
 async function startServer(mode: Mode, dataDir: string): Promise<RunningServer> {
   const port = await freePort();
@@ -129,16 +145,8 @@ async function startServer(mode: Mode, dataDir: string): Promise<RunningServer> 
         case 'bench server ready': return resolve();
         case 'bench utterances': digest = line.digest ?? ''; return;
         case 'bench question': events?.events.push({ type: 'question', node: line.node!, kind: line.kind!, at }); return;
-        case 'bench dialog input': events?.events.push({ type: 'input', input: line.input!, at }); return;
-        case 'bench dialog input withdrawn': {
-          // The caller went on after a tentative turn: its input is undone (the merged turn comes next).
-          const list = events?.events ?? [];
-          for (let i = list.length - 1; i >= 0; i--) {
-            const event = list[i]!;
-            if (event.type === 'input' && event.input === line.input) { list.splice(i, 1); break; }
-          }
-          return;
-        }
+        case 'bench dialog input': events?.events.push({ type: 'input', input: line.input!, seq: line.seq!, tentative: line.tentative === true, at }); return;
+        case 'bench dialog input withdrawn': events?.withdraw(line.seq!); return;
         case 'dialog transfer': events?.events.push({ type: 'transfer', reason: line.reason ?? 'unknown', at }); return;
         case 'call summary':
           stageErrors += line.stageErrors ?? 0;
@@ -184,7 +192,10 @@ async function speak(line: TwilioCaller, audio: PhraseAudio, pieces: readonly Ph
   return spoken;
 }
 
-/** "pieces 0-1339,2580-3822 bot 4284..8765 events utterance@4262 id-dob?@4265": ms from the answer's first word. */
+/**
+ * "pieces 0-1339,2580-3822 bot 4284..8765 events utterance@4262 id-dob?@4265": ms from the answer's first word
+ * (`utterance~`: a tentative turn the dialog kept).
+ */
 function timeline(pieces: readonly SpokenPiece[], mediaAt: readonly number[], events: readonly ServerEvent[]): string {
   const t0 = pieces[0]!.voicedStartAt;
   const ms = (t: number) => Math.round(t - t0);
@@ -195,7 +206,7 @@ function timeline(pieces: readonly SpokenPiece[], mediaAt: readonly number[], ev
     runs.push(`${ms(mediaAt[i]!)}..${ms(mediaAt[j]!)}`);
     i = j;
   }
-  const said = events.map((e) => `${e.type === 'question' ? `${e.node}?` : e.type === 'input' ? e.input : e.type}@${ms(e.at)}`);
+  const said = events.map((e) => `${e.type === 'question' ? `${e.node}?` : e.type === 'input' ? `${e.input}${e.tentative ? '~' : ''}` : e.type}@${ms(e.at)}`);
   return `pieces ${pieces.map((p) => `${ms(p.voicedStartAt)}-${ms(p.voicedEndAt)}`).join(',')} bot ${runs.join(' ') || 'none'} events ${said.join(' ')}`;
 }
 
@@ -264,8 +275,8 @@ async function runCall(baseUrl: string, server: RunningServer, audio: PhraseAudi
     // The summary line (with the outcome) is written as the server tears the call down.
     await line.waitFor('the call summary', () => events.outcome !== undefined, 5000).catch(() => undefined);
     result.outcome = events.outcome;
-    const transfer = events.transferReason;
-    if (transfer) result.failures.push(`the bot transferred the call (${transfer})`);
+    // The outcome, not the dialog's "transfer" log line: a withdrawn tentative turn may log one and be undone.
+    if (result.outcome === 'transfer') result.failures.push(`the bot transferred the call (${events.transferReason ?? 'reason not logged'})`);
   }
   return result;
 }
@@ -291,7 +302,7 @@ async function followScript(line: TwilioCaller, events: CallEvents, audio: Phras
   let i = 0;
   while (i < script.steps.length) {
     if (!line.isOpen || events.outcome !== undefined) {
-      result.failures.push(`the call ended before the ${script.steps[i]!.node} question`);
+      result.failures.push(`the call ended with the script at ${script.steps[i]!.node}`);
       return;
     }
     const asked = events.lastQuestion()?.node;
