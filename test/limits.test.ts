@@ -34,7 +34,10 @@ async function openSocket(server: TestServer, options: WebSocket.ClientOptions =
 }
 
 function within<T>(promise: Promise<T>, what: string, ms = 15_000): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); });
+  // Cleared once settled: a pending 15 s timer would keep the test process alive after its summary.
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A stream started by hand (the webhook's token, then `start`), so the test decides what media follows. */
