@@ -9,8 +9,8 @@
 import type { WebSocket } from 'ws';
 import { describeError, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/index.js';
-import { CallSession, type CallRecord, type CallSessionParams } from '../call-session.js';
-import type { CallRegistry } from '../call-registry.js';
+import type { CallSession, CallSessionParams } from '../call-session.js';
+import { startCall, type CallFrontDesk } from '../start-call.js';
 import { verifyCallToken, type CallTokenLedger } from './call-token.js';
 import { watchStream, type StreamTimeout } from './stream-watchdog.js';
 import {
@@ -28,14 +28,11 @@ const MAX_EARLY_FRAMES = 100;
 /** Per call, malformed frames beyond this are still counted but no longer logged one by one. */
 const MAX_LOGGED_MALFORMED = 20;
 
-export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'streamId' | 'callerNumber' | 'transport' | 'onEnded' | 'logger'> {
+export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'streamId' | 'callerNumber' | 'transport' | 'onEnded' | 'logger'>, CallFrontDesk {
   logger: Logger;
   metrics: Metrics;
-  registry: CallRegistry;
   /** Consumes each stream token at `start`: one stream per token. */
   tokens: CallTokenLedger;
-  /** Called once per finished call, after the registry knows its outcome. */
-  onCallEnded?(record: CallRecord): void;
   /** Sockets of this node upgraded but not yet started (capped at config.limits.maxPendingSockets). */
   pendingSockets: Set<WebSocket>;
 }
@@ -118,7 +115,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
     }
     if (closed) return;
     try {
-      session = await CallSession.start({
+      session = await startCall({
         ...deps,
         callId: sid,
         streamId: message.streamSid,
@@ -130,11 +127,7 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
           sendClear: () => send(serializeClear(message.streamSid)),
           endStream: () => { if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended'); },
         },
-        onEnded: (record) => {
-          deps.registry.ended(record);
-          deps.onCallEnded?.(record);
-        },
-      });
+      }, deps);
     } catch (err) {
       starting = false;
       log.error({ error: describeError(err) }, 'could not start the call pipeline');
@@ -143,7 +136,6 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
     }
     starting = false;
     pending.delete(socket);
-    deps.registry.add(sid, session);
     if (closed) return void session.end('caller-hung-up');
     for (const queued of early.splice(0)) route(queued);
   };
