@@ -15,12 +15,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { TwilioCaller } from '../test/support/twilio-caller.js';
+import { freePort } from '../test/support/ports.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -186,15 +186,6 @@ function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
     const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
     child.once('exit', () => { clearTimeout(kill); resolve(); });
     ask();
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
   });
 }
 

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../test/support/redis-server.js';
+import { freePort } from '../test/support/ports.js';
 
 export { startOwnRedis } from '../test/support/redis-server.js';
 

@@ -12,12 +12,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { HOPS, HOP_DESCRIPTIONS, type Hop } from '../src/metrics/index.js';
 import { TwilioCaller } from '../test/support/twilio-caller.js';
+import { freePort } from '../test/support/ports.js';
+import { positiveInt, wholeNumber } from './cli.js';
 import { renderSvg } from './plot.js';
 import { summarize, type Summary } from './stats.js';
 import { BENCH_UTTERANCES, INTERRUPTION, type Utterance } from './utterances.js';
@@ -36,8 +37,7 @@ const { values: args } = parseArgs({
 const calls = positiveInt('calls', args.calls!);
 const seconds = positiveInt('seconds', args.seconds!);
 const bargeEvery = positiveInt('barge-every', args['barge-every']!);
-const asrDelayMs = Number(args['asr-delay-ms']);
-if (!Number.isInteger(asrDelayMs) || asrDelayMs < 0) throw new Error(`--asr-delay-ms must be a whole number >= 0, got ${args['asr-delay-ms']}`);
+const asrDelayMs = wholeNumber('asr-delay-ms', args['asr-delay-ms']!);
 const jsonPath = args.json!;
 const svgPath = args.svg ?? jsonPath.replace(/\.json$/, '') + '.svg';
 
@@ -285,21 +285,6 @@ function treeRssPages(rootPid: number): number {
     try { pages += Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]); } catch { /* exited */ }
   }
   return pages;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-function positiveInt(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${value}"`);
-  return n;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

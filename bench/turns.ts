@@ -18,7 +18,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,6 +26,8 @@ import { loadConfig } from '../src/config/index.js';
 import { vadSegmentSilenceMs } from '../src/pipeline/endpointing.js';
 import { SPEECH_MARGIN_SAMPLES } from '../test/support/caller-speech.js';
 import { TwilioCaller } from '../test/support/twilio-caller.js';
+import { freePort } from '../test/support/ports.js';
+import { positiveInt, wholeNumber } from './cli.js';
 import { accountAnswer, reportByKind, type AnswerRecord, type KindReport, type SpokenPiece } from './turns-accounting.js';
 import {
   DEMO_PATIENT_NUMBER, digestPhrases, scriptFor, synthesizeTurnsPhrases, type CallScript, type PhraseAudio, type PhraseKey, type ScriptStep,
@@ -442,27 +443,6 @@ function parseModes(value: string): Mode[] {
   const unknown = modes.filter((m) => !(MODES as readonly string[]).includes(m));
   if (modes.length === 0 || unknown.length > 0) throw new Error(`--modes takes ${MODES.join(',')} (any of them), got "${value}"`);
   return [...new Set(modes)] as Mode[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-function positiveInt(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${value}"`);
-  return n;
-}
-
-function wholeNumber(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number >= 0, got "${value}"`);
-  return n;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));

@@ -14,7 +14,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createOpenAiAsrEngine } from '../src/asr/index.js';
 import type { AsrEngine } from '../src/asr/types.js';
-import { FliteTtsEngine } from '../src/tts/flite.js';
+import { synthesizeCallerPhrases } from './support/caller-speech.js';
 import { answerCommit, startRealtimeServer, startTranscriptionServer } from './support/openai-asr-servers.js';
 import { loadConfig } from '../src/config/index.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -34,37 +34,6 @@ const PHRASES = {
 } as const;
 type Phrase = keyof typeof PHRASES;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function synthesizeCaller(): Promise<Record<Phrase, Int16Array>> {
-  const flite = await FliteTtsEngine.create({ voice: 'kal' }); // 8 kHz, not the bot's voice
-  try {
-    assert.equal(flite.output, { format: 'pcm16', sampleRate: 8000 });
-    const out = {} as Record<Phrase, Int16Array>;
-    for (const [key, text] of Object.entries(PHRASES) as [Phrase, string][]) {
-      const chunks: Int16Array[] = [];
-      for await (const chunk of flite.synthesize(text, new AbortController().signal)) {
-        if (chunk.format === 'pcm16') chunks.push(chunk.samples);
-      }
-      const joined = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-      let at = 0;
-      for (const c of chunks) { joined.set(c, at); at += c.length; }
-      out[key] = trimSilence(joined); // so each pause in the script is the true gap between words
-    }
-    return out;
-  } finally {
-    await flite.close();
-  }
-}
-
-/** The speech inside synthesized audio: flite leaves 100-350 ms of silence around an utterance. */
-function trimSilence(samples: Int16Array): Int16Array {
-  const loud = (v: number) => Math.abs(v) > 500;
-  const first = samples.findIndex(loud);
-  let last = samples.length - 1;
-  while (last > first && !loud(samples[last]!)) last--;
-  if (first < 0) return samples;
-  return samples.slice(Math.max(0, first - 80), Math.min(samples.length, last + 81)); // 10 ms either side
-}
 
 type AsrPath = 'streaming' | 'per-utterance' | 'realtime';
 const PATHS: readonly AsrPath[] = ['streaming', 'per-utterance', 'realtime'];
@@ -116,7 +85,7 @@ async function sayWithPause(caller: TwilioCaller, first: Int16Array, pauseMs: nu
 /** A server per path, each with its ASR engine; `run` drives one call on every path at once. */
 async function onEveryPath(config: Parameters<typeof startTestServer>[0], scenario: (server: TestServer, path: AsrPath) => Promise<void>): Promise<void> {
   if (!ctx.audio) {
-    ctx.audio = await synthesizeCaller();
+    ctx.audio = await synthesizeCallerPhrases(PHRASES); // flite kal, trimmed: each pause is the true gap
     ctx.double = createTranscriptDouble(entries());
   }
   const setups = await Promise.all(PATHS.map(async (path) => {

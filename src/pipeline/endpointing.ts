@@ -86,7 +86,7 @@ export class EndpointingStage extends Stage {
 
   override process(frame: Frame, direction: Direction): void {
     if (direction === 'up') {
-      if (frame.type === 'expectation' && this.options.config.mode === 'expectation') {
+      if (frame.type === 'expectation') {
         if (this.tentative !== null) { this.heldExpectation = frame; return; }
         this.expectation = frame.expectation;
       }

@@ -3,7 +3,8 @@
  * The shared Redis on 6379 is never touched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from './ports.js';
 
 export interface OwnRedis {
   url: string;
@@ -14,18 +15,6 @@ export interface OwnRedis {
   thaw(): void;
   /** Kills the server and waits for it to be gone (connections are refused from then on). */
   kill(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startOwnRedis(timeoutMs = 10_000): Promise<OwnRedis> {

@@ -52,8 +52,9 @@ export class CallState {
   }
 
   /**
-   * Remembers everything the flows may change in one turn, and gives the function that puts it back (a
-   * tentative turn the caller withdrew). Flows set fields and replace arrays, never mutate them in place.
+   * Remembers everything the flows may change in one turn, and gives the function that puts it back, once (a
+   * tentative turn the caller withdrew). Flows set fields and replace arrays, never mutate them in place, so
+   * shallow copies of the objects whose fields they set are enough.
    */
   checkpoint(): () => void {
     const saved: Partial<CallState> = {
@@ -62,7 +63,7 @@ export class CallState {
       selected: this.selected, refill: { ...this.refill }, messageBody: this.messageBody,
       clarifyBetween: this.clarifyBetween, requestSeq: this.requestSeq,
     };
-    return () => { Object.assign(this, saved, { identification: { ...saved.identification }, booking: { ...saved.booking }, refill: { ...saved.refill } }); };
+    return () => { Object.assign(this, saved); };
   }
 
   resetTask(): void {

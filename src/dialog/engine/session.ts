@@ -122,7 +122,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
     return channel.read(signal);
   }
 
-  /** Everything one input may change, and how to put it back (a tentative turn the caller withdrew). */
+  /** Everything one input may change, and how to put it back, once (a tentative turn the caller withdrew). */
   private checkpoint(): () => void {
     const saved = {
       current: this.current, history: [...this.history], failures: this.failures, lastPrompt: this.lastPrompt,
@@ -133,7 +133,7 @@ export class ReceptionistSession implements DialogSession, Dialog {
     const restoreCall = this.call.checkpoint();
     return () => {
       if (this.closed) return;
-      Object.assign(this, saved, { history: [...saved.history], transcript: saved.transcript.map((entry) => ({ ...entry })) });
+      Object.assign(this, saved);
       restoreCall();
     };
   }
