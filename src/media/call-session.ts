@@ -1,7 +1,8 @@
 /**
  * One call: owns its pipeline (VAD -> turn-taking -> ASR -> dialog -> TTS -> playout), its per-call engine
- * streams and its latency record. Transport-agnostic: Twilio's WebSocket (and later SIP/RTP) hand it decoded
- * events and give it a `CallTransport` to write to. Teardown is idempotent and releases everything.
+ * streams and its latency record. No transport owns it: Twilio's WebSocket, SIP/RTP and AudioSocket hand it
+ * 8 kHz PCM and keypad digits and give it a `CallTransport` (8 kHz PCM out) to write to; each encodes for its
+ * own wire. Teardown is idempotent and releases everything.
  */
 import type { Config } from '../config/index.js';
 import { describeError, type Logger } from '../log.js';
@@ -19,18 +20,34 @@ import { TtsStage } from '../tts/stage.js';
 import type { TtsEngine } from '../tts/types.js';
 import { VadStage } from '../vad/stage.js';
 import type { VadModel } from '../vad/types.js';
-import { muLawDecode } from './codec.js';
 import { InboundRateLimiter } from './inbound-limiter.js';
 import { PlayoutStage, type RateConverter } from './playout.js';
 import { createResampler, type Resampler } from './resample.js';
 
-/** What a call writes to the wire. */
+/**
+ * What a call writes to its transport, and what the transport can do. Optional members are capabilities a
+ * transport declares by having them.
+ */
 export interface CallTransport {
-  sendMedia(mulaw: Uint8Array): void;
-  sendMark(name: string): void;
-  sendClear(): void;
-  /** Ends the media stream; the provider continues the call (Twilio: the TwiML after <Connect>). */
-  endStream(): void;
+  /** One 20 ms frame of 8 kHz 16-bit PCM for the caller (playout paces them; the transport encodes). */
+  sendAudio(samples: Int16Array): void;
+  /** Drops audio sent but not yet played (barge-in): the far end's buffer, or the transport's own pacer. */
+  clearAudio(): void;
+  /**
+   * Capability: call `CallSession.playbackReached(name)` once the caller has heard everything sent before this
+   * marker. Without it playout's own clock decides what has been heard.
+   */
+  markPlayback?(name: string): void;
+  /**
+   * Capability: hand the caller to the front desk on this transport (SIP: REFER). Resolves true when the far end
+   * accepted; false (or no such capability) means `endCall` alone must carry the outcome.
+   */
+  transfer?(): Promise<boolean>;
+  /**
+   * Ends the call on this wire (Twilio: closes the stream and the after-stream webhook continues for `outcome`;
+   * SIP: BYE; AudioSocket: hangup). Called once, after the session has ended.
+   */
+  endCall(outcome: CallOutcome): void;
 }
 
 /** Shared, server-lifetime engines a call draws its streams from. */
@@ -75,7 +92,6 @@ export interface CallRecord {
 
 export interface CallSessionParams {
   callId: string;
-  streamId: string;
   callerNumber?: string;
   transport: CallTransport;
   engines: CallEngines;
@@ -107,7 +123,7 @@ export class CallSession {
 
   private constructor(private readonly params: CallSessionParams) {
     this.latency = new CallLatencyLog(params.metrics);
-    this.log = params.logger.child({ callId: params.callId, streamSid: params.streamId });
+    this.log = params.logger.child({ callId: params.callId });
     this.inbound = new InboundRateLimiter(params.config.limits, {
       onDrop: (kind) => params.metrics.inboundEventDropped(kind),
       // Once per kind per call: a flood would otherwise flood the log too. Never the digits (patient data).
@@ -166,6 +182,7 @@ export class CallSession {
         convertersByRate,
         onFirstFrameLatency: (ms) => this.latency.hop('playout', ms),
         onBargeInLatency: (ms) => this.latency.bargeIn(ms),
+        transportReportsPlayback: this.params.transport.markPlayback !== undefined,
       }),
     ];
     this.pipeline = new Pipeline(stages, {
@@ -179,11 +196,11 @@ export class CallSession {
     });
   }
 
-  /** Inbound caller audio, G.711 mu-law at 8 kHz. */
-  receiveAudio(mulaw: Uint8Array, mediaTimestampMs: number): void {
+  /** Inbound caller audio: 8 kHz 16-bit PCM, decoded by the transport. `mediaTimestampMs` is the transport's clock. */
+  receiveAudio(samples: Int16Array, mediaTimestampMs: number): void {
     if (this.ended || !this.inbound.admit('media')) return;
     this.counters.framesIn++;
-    this.pipeline.pushDown({ type: 'caller-audio', samples: muLawDecode(mulaw), mediaTimestampMs, at: performance.now() });
+    this.pipeline.pushDown({ type: 'caller-audio', samples, mediaTimestampMs, at: performance.now() });
   }
 
   receiveDtmf(digit: string): void {
@@ -192,17 +209,18 @@ export class CallSession {
     this.pipeline.pushDown({ type: 'dtmf', digit, at: performance.now() });
   }
 
-  receiveMarkEcho(name: string): void {
-    if (this.ended || !this.inbound.admit('mark')) return;
-    this.pipeline.pushUp({ type: 'mark-echo', name, at: performance.now() });
+  /** The transport's report for a `markPlayback(name)`: the caller has heard everything sent before it. */
+  playbackReached(name: string): void {
+    if (this.ended || !this.inbound.admit('playback-report')) return;
+    this.pipeline.pushUp({ type: 'playback-reached', name, at: performance.now() });
   }
 
   private toWire(frame: Frame): void {
     const { transport } = this.params;
     switch (frame.type) {
-      case 'outbound-media': this.counters.framesOut++; return transport.sendMedia(frame.mulaw);
-      case 'outbound-mark': return transport.sendMark(frame.name);
-      case 'outbound-clear': return transport.sendClear();
+      case 'outbound-audio': this.counters.framesOut++; return transport.sendAudio(frame.samples);
+      case 'playback-marker': return transport.markPlayback?.(frame.name);
+      case 'outbound-clear': return transport.clearAudio();
       case 'interruption':
         if (frame.reason === 'barge-in') this.counters.bargeIns++;
         return;
@@ -223,17 +241,31 @@ export class CallSession {
     }
     if (frame.type === 'end-call') {
       const outcome: CallOutcome = frame.reason === 'transfer' ? 'transfer' : frame.reason === 'error' ? 'error' : 'completed';
-      void this.end(outcome).then(() => this.params.transport.endStream());
+      void this.finish(outcome);
     }
   }
 
+  /** Ends the session, then the call on the wire: a transfer the transport can carry out is tried first. */
+  private async finish(outcome: CallOutcome): Promise<void> {
+    if (this.ended) return;
+    await this.end(outcome);
+    const { transport } = this.params;
+    if (transport.transfer && (outcome === 'transfer' || outcome === 'handed-over-on-shutdown')) {
+      const accepted = await transport.transfer().catch((err: unknown) => {
+        this.log.warn({ error: describeError(err) }, 'transfer failed: ending the call instead');
+        return false;
+      });
+      this.log.info({ accepted }, 'transfer to the front desk');
+    }
+    transport.endCall(outcome);
+  }
+
   /**
-   * The node is shutting down: end the call as handed over and close the stream, so the provider runs what
-   * follows the stream (Twilio: the after-stream webhook, which dials the front desk for this outcome).
+   * The node is shutting down: end the call as handed over and hand it on (Twilio: the stream closes and the
+   * after-stream webhook dials the front desk for this outcome; SIP: REFER, or BYE for the dialplan to go on).
    */
   async handOver(): Promise<void> {
-    await this.end('handed-over-on-shutdown');
-    this.params.transport.endStream();
+    await this.finish('handed-over-on-shutdown');
   }
 
   private addTurn(speaker: 'caller' | 'bot', text: string): void {

@@ -4,13 +4,13 @@
  * and only a sustained flood is cut. What is over the cap is dropped before it reaches the pipeline: one
  * call's flood must not cost the node's event loop, which paces every call's audio.
  */
-export type InboundKind = 'media' | 'mark' | 'dtmf';
+export type InboundKind = 'media' | 'playback-report' | 'dtmf';
 
 /** Seconds of the rate a bucket holds: 2 s of dtmf at 10/s takes a 10-digit entry typed at once, twice. */
 const BURST_SECONDS = 2;
 
 export interface InboundLimits {
-  /** Media and mark events per second (one shared bucket). */
+  /** Media and playback-report events (Twilio's mark echoes) per second (one shared bucket). */
   inboundEventsPerSecond: number;
   dtmfPerSecond: number;
 }
@@ -40,7 +40,7 @@ class TokenBucket {
 export class InboundRateLimiter {
   private readonly events: TokenBucket;
   private readonly dtmf: TokenBucket;
-  private readonly dropped: Record<InboundKind, number> = { media: 0, mark: 0, dtmf: 0 };
+  private readonly dropped: Record<InboundKind, number> = { media: 0, 'playback-report': 0, dtmf: 0 };
 
   /** `onFirstDrop` is called once per kind per call (log it); `onDrop` for every dropped event (count it). */
   constructor(

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import type { Frame, FrameOf, TtsAudio } from '../pipeline/frames.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { muLawEncode, MULAW_SILENCE } from './codec.js';
-import { FRAME_BYTES, PlayoutStage, truncateText, type PlayoutOptions, type RateConverter } from './playout.js';
+import { FRAME_SAMPLES, PlayoutStage, truncateText, type PlayoutOptions, type RateConverter } from './playout.js';
 import { createResampler } from './resample.js';
 
 const LEAD_MS = 60;
@@ -58,12 +58,14 @@ function harness(options: Partial<PlayoutOptions> = {}) {
       pipeline.pushDown({ type: 'bot-sentence-end', sentenceId, turnId, at: clock.now, lastInReply });
     },
     echo(name: string) {
-      pipeline.pushUp({ type: 'mark-echo', name, at: clock.now });
+      pipeline.pushUp({ type: 'playback-reached', name, at: clock.now });
     },
-    media: () => down.filter((f): f is FrameOf<'outbound-media'> => f.type === 'outbound-media'),
+    /** Audio sent, mu-law encoded so byte patterns can be compared (mu-law -> PCM -> mu-law is lossless here). */
+    media: () => down.filter((f): f is FrameOf<'outbound-audio'> => f.type === 'outbound-audio')
+      .map((f) => ({ ...f, mulaw: muLawEncode(f.samples) })),
     /** Outbound frames as a compact script: "m" media, "mark:NAME", "clear". */
-    script: () => down.map((f) => f.type === 'outbound-media' ? 'm'
-      : f.type === 'outbound-mark' ? `mark:${f.name}` : f.type === 'outbound-clear' ? 'clear' : f.type),
+    script: () => down.map((f) => f.type === 'outbound-audio' ? 'm'
+      : f.type === 'playback-marker' ? `mark:${f.name}` : f.type === 'outbound-clear' ? 'clear' : f.type),
     upOf: <T extends Frame['type']>(type: T) => up.filter((f) => f.type === type) as FrameOf<T>[],
   };
 }
@@ -72,7 +74,11 @@ type Harness = ReturnType<typeof harness>;
 /** Mu-law bytes whose every frame is distinguishable from every other (so a lost or repeated frame shows). */
 function patternBytes(length: number): Uint8Array {
   const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * 7 + Math.floor(i / FRAME_BYTES) * 13) % 255; // never 0xFF
+  for (let i = 0; i < length; i++) {
+    const code = (i * 7 + Math.floor(i / FRAME_SAMPLES) * 13) % 255; // never 0xFF
+    // 0x7F is mu-law's negative zero: it decodes to 0, which encodes back as 0xFF.
+    bytes[i] = code === 0x7f ? 0x7e : code;
+  }
   return bytes;
 }
 
@@ -101,7 +107,7 @@ function assertPaced(h: Harness, totalFrames: number, startedAt = T0): void {
 
 test('mu-law audio goes out in 160-byte frames, paced within the lead, then a mark; the echo reports it played', async () => {
   const h = harness();
-  const audio = patternBytes(10 * FRAME_BYTES + 80); // 10.5 frames: the last one is padded
+  const audio = patternBytes(10 * FRAME_SAMPLES + 80); // 10.5 frames: the last one is padded
   h.start('1.0', 'Hello there.');
   h.audio('1.0', { format: 'mulaw8k', bytes: audio.subarray(0, 1000) });
   assertPaced(h, 11);
@@ -115,7 +121,7 @@ test('mu-law audio goes out in 160-byte frames, paced within the lead, then a ma
   }
 
   assert.equal(h.script(), [...Array(11).fill('m'), 'mark:1.0']);
-  for (const frame of h.media()) assert.is(frame.mulaw.length, FRAME_BYTES);
+  for (const frame of h.media()) assert.is(frame.mulaw.length, FRAME_SAMPLES);
   const sent = concat(h.media().map((f) => f.mulaw));
   assert.equal(sent.subarray(0, audio.length), audio);
   assert.ok(sent.subarray(audio.length).every((b) => b === MULAW_SILENCE), 'the last frame is padded with mu-law silence');
@@ -186,12 +192,12 @@ test('pcm16 at 16 kHz goes through the call\'s rate converter', async () => {
     h.end('1.0', true);
     for (let step = 0; step < 12; step++) {
       await h.advance(20);
-      assertPaced(h, Math.ceil(expected.length / FRAME_BYTES));
+      assertPaced(h, Math.ceil(expected.length / FRAME_SAMPLES));
     }
     assert.is(expected.length, (1600 + 1234 + 900) / 2, 'exactly half the samples, tail included');
     const frames = h.media();
-    assert.is(frames.length, Math.ceil(expected.length / FRAME_BYTES));
-    for (const frame of frames) assert.is(frame.mulaw.length, FRAME_BYTES);
+    assert.is(frames.length, Math.ceil(expected.length / FRAME_SAMPLES));
+    for (const frame of frames) assert.is(frame.mulaw.length, FRAME_SAMPLES);
     const sent = concat(frames.map((f) => f.mulaw));
     assert.equal(sent.subarray(0, expected.length), expected);
     assert.ok(sent.subarray(expected.length).every((b) => b === MULAW_SILENCE));
@@ -206,7 +212,7 @@ test('pcm16 at 16 kHz goes through the call\'s rate converter', async () => {
 
 test('pause clears the line once and keeps what was not heard; resume sends exactly that, with a renamed mark', async () => {
   const h = harness();
-  const audio = patternBytes(6 * FRAME_BYTES);
+  const audio = patternBytes(6 * FRAME_SAMPLES);
   h.start('1.0', 'Your appointment is on Tuesday.');
   h.audio('1.0', { format: 'mulaw8k', bytes: audio });
   h.end('1.0', true);
@@ -245,7 +251,7 @@ test('interruption after a pause sends no second clear and reports the sentence 
   const h = harness();
   const text = 'one two three four five six seven eight nine ten';
   h.start('1.0', text);
-  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(10 * FRAME_BYTES) });
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(10 * FRAME_SAMPLES) });
   h.end('1.0', true);
   await h.advance(20);
   await h.advance(20); // frames for 1000..1080 on the wire
@@ -266,14 +272,14 @@ test('interruption after a pause sends no second clear and reports the sentence 
 
   // Audio of the dropped sentence still arriving from TTS is ignored; its mark too.
   const sentBefore = h.down.length;
-  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(4 * FRAME_BYTES) });
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(4 * FRAME_SAMPLES) });
   h.end('1.0', true);
   await h.advance(20);
   assert.is(h.down.length, sentBefore);
 
   // The next reply plays normally.
   h.start('2.0', 'Okay.', 2);
-  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(FRAME_BYTES) }, 2);
+  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(FRAME_SAMPLES) }, 2);
   h.end('2.0', true, 2);
   assert.equal(h.script().slice(sentBefore), ['m', 'mark:2.0']);
   assert.equal(h.upOf('bot-speaking').map((f) => f.speaking), [true, false, true]);
@@ -284,7 +290,7 @@ test('interruption without a pause clears the line and reports the heard words',
   const h = harness();
   const text = 'please hold while I look that up for you';
   h.start('1.0', text);
-  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(8 * FRAME_BYTES) });
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(8 * FRAME_SAMPLES) });
   h.end('1.0', true);
   await h.advance(20); // 4 frames on the wire (1000..1060)
   h.clock.now = 1045; // 1000, 1020, 1040 started: 3 of 8 frames
@@ -304,7 +310,7 @@ test('interruption without a pause clears the line and reports the heard words',
 test('a pause after the last frame played, answered by the final echo, does not mute the next reply', async () => {
   const h = harness();
   h.start('1.0', 'Anything else?');
-  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(2 * FRAME_BYTES) });
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(2 * FRAME_SAMPLES) });
   h.end('1.0', true);
   assert.equal(h.script(), ['m', 'm', 'mark:1.0']);
   await h.advance(60); // everything has played by the clock; Twilio's echo is still on its way
@@ -315,7 +321,7 @@ test('a pause after the last frame played, answered by the final echo, does not 
 
   // Turn-taking forgets its pause when the bot stops speaking, so no resume will come: the next reply must play.
   h.start('2.0', 'Okay.', 2);
-  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(FRAME_BYTES) }, 2);
+  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(FRAME_SAMPLES) }, 2);
   h.end('2.0', true, 2);
   assert.equal(h.script().slice(3), ['m', 'mark:2.0']);
   assert.equal(h.upOf('bot-speaking').map((f) => f.speaking), [true, false, true]);
@@ -325,7 +331,7 @@ test('a pause after the last frame played, answered by the final echo, does not 
 test('a lead of 0 ms still plays, one frame at a time in real time', async () => {
   const h = harness({ leadMs: 0 });
   h.start('1.0', 'Hi.');
-  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(3 * FRAME_BYTES) });
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(3 * FRAME_SAMPLES) });
   h.end('1.0', true);
   assert.equal(h.script(), ['m'], 'the first frame goes out at once');
   await h.advance(20);
@@ -359,7 +365,7 @@ test('a held turn is rendered but not sent until confirmed; a withdrawal drops i
   const h = harness();
   h.pipeline.pushDown({ type: 'playout-hold', fromTurnId: 2, at: h.clock.now });
   h.start('2.0', 'Thanks, and your date of birth?', 2);
-  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(5 * FRAME_BYTES) }, 2);
+  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(5 * FRAME_SAMPLES) }, 2);
   h.end('2.0', true, 2);
   await h.advance(100);
   assert.equal(h.script(), [], 'nothing reaches the caller while the turn may go on');
@@ -372,27 +378,57 @@ test('a held turn is rendered but not sent until confirmed; a withdrawal drops i
   const w = harness();
   w.pipeline.pushDown({ type: 'playout-hold', fromTurnId: 3, at: w.clock.now });
   w.start('3.0', 'Is that right?', 3);
-  w.audio('3.0', { format: 'mulaw8k', bytes: patternBytes(5 * FRAME_BYTES) }, 3);
+  w.audio('3.0', { format: 'mulaw8k', bytes: patternBytes(5 * FRAME_SAMPLES) }, 3);
   await w.advance(20);
   w.pipeline.pushDown({ type: 'interruption', reason: 'turn-withdrawn', at: w.clock.now });
   await w.advance(100);
   assert.equal(w.script(), ['interruption'], 'withdrawn: never sent, and no clear for audio that never played (the frame goes on to the wire, which ignores it)');
   assert.equal(w.upOf('sentence-played'), [], 'nothing was heard, so nothing is reported cut off');
   w.start('4.0', 'Next.', 4);
-  w.audio('4.0', { format: 'mulaw8k', bytes: patternBytes(2 * FRAME_BYTES) }, 4);
+  w.audio('4.0', { format: 'mulaw8k', bytes: patternBytes(2 * FRAME_SAMPLES) }, 4);
   assert.equal(w.script().slice(1), ['m', 'm'], 'the hold ended with the withdrawal');
 });
 
 test('a hold does not stop a reply that is already playing', async () => {
   const h = harness();
   h.start('1.0', 'Our hours are nine to five.', 1);
-  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(6 * FRAME_BYTES) }, 1);
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(6 * FRAME_SAMPLES) }, 1);
   h.end('1.0', true, 1);
   h.pipeline.pushDown({ type: 'playout-hold', fromTurnId: 2, at: h.clock.now });
   h.start('2.0', 'Anything else?', 2);
-  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(3 * FRAME_BYTES) }, 2);
+  h.audio('2.0', { format: 'mulaw8k', bytes: patternBytes(3 * FRAME_SAMPLES) }, 2);
   for (let step = 0; step < 8; step++) await h.advance(20);
   assert.equal(h.script(), [...Array(6).fill('m'), 'mark:1.0'], 'the first reply plays to its end; the held one waits');
+});
+
+test('a transport without playback reports: the sentence counts as played when the pacing clock says so', async () => {
+  const h = harness({ transportReportsPlayback: false });
+  h.start('1.0', 'Hello there.');
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(3 * FRAME_SAMPLES) });
+  h.end('1.0', true);
+  await h.advance(20);
+  assert.equal(h.script(), ['m', 'm', 'm', 'mark:1.0']);
+  assert.is(h.upOf('sentence-played').length, 0, 'not before its audio has played');
+  await h.advance(60);
+  await sleep(80);
+  const played = h.upOf('sentence-played');
+  assert.is(played.length, 1);
+  assert.is(played[0]!.truncated, false);
+  assert.equal(h.upOf('bot-speaking').map((f) => f.speaking), [true, false]);
+});
+
+test('without playback reports, a barge-in before the clock reaches the marker reports the sentence truncated', async () => {
+  const h = harness({ transportReportsPlayback: false });
+  h.start('1.0', 'One two three four five six.');
+  h.audio('1.0', { format: 'mulaw8k', bytes: patternBytes(6 * FRAME_SAMPLES) });
+  h.end('1.0', true);
+  for (let i = 0; i < 3; i++) await h.advance(20);
+  h.pipeline.pushDown({ type: 'interruption', reason: 'barge-in', at: h.clock.now, speechOnsetAt: h.clock.now - 50 });
+  await h.advance(200);
+  await sleep(80);
+  const played = h.upOf('sentence-played');
+  assert.is(played.length, 1, 'reported once, by the interruption, not again by a stale clock report');
+  assert.is(played[0]!.truncated, true);
 });
 
 test('truncateText keeps the leading share of the words', () => {

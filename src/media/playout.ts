@@ -1,15 +1,17 @@
 /**
- * Playout: turns the bot's audio into 20 ms mu-law frames for the wire, paced so that at most `leadMs` of
- * audio is ever queued at the far end (an interruption then only has that much to clear), with a mark after
- * each sentence. Mark echoes tell us what the caller has heard; Twilio also echoes marks it cleared, so the
- * echo alone does not say whether audio played: we track that ourselves from the pacing clock.
+ * Playout: turns the bot's audio into 20 ms frames of 8 kHz PCM for the transport, paced so that at most
+ * `leadMs` of audio is ever queued at the far end (an interruption then only has that much to clear), with a
+ * playback marker after each sentence. The transport reports a marker reached once the caller has heard what
+ * came before it (Twilio: a mark echo; SIP and AudioSocket: their pacer sent it). A transport that cannot
+ * report leaves it to our own pacing clock (`transportReportsPlayback: false`). Twilio also echoes marks it
+ * cleared, so the report alone does not say whether audio played: we track that ourselves from the clock.
  *
  * `playout-pause` silences the caller's line at once (clear) but keeps the unplayed frames; `playout-resume`
  * sends them again from where the caller stopped hearing. `interruption` drops everything and reports the
  * sentence being heard as truncated at the words heard. `playout-hold` keeps a tentative turn's replies off
  * the line (rendered and queued, not sent) until `turn-confirmed`.
  */
-import { muLawEncode, MULAW_SILENCE } from './codec.js';
+import { muLawDecode } from './codec.js';
 import type { Direction, Frame, TtsAudio } from '../pipeline/frames.js';
 import { PIPELINE_SAMPLE_RATE } from '../pipeline/frames.js';
 import { Stage } from '../pipeline/pipeline.js';
@@ -18,7 +20,7 @@ export const FRAME_MS = 20;
 /** Unsent audio at which playout asks TTS to hold its next chunk, and the level at which it has room again. */
 export const BACKLOG_FULL_MS = 1000;
 export const BACKLOG_ROOM_MS = 500;
-export const FRAME_BYTES = (PIPELINE_SAMPLE_RATE / 1000) * FRAME_MS; // 160 mu-law bytes
+export const FRAME_SAMPLES = (PIPELINE_SAMPLE_RATE / 1000) * FRAME_MS; // 160 samples
 
 /** Converts PCM at some rate to the 8 kHz telephone rate; stateful per call. */
 export interface RateConverter {
@@ -37,6 +39,11 @@ export interface PlayoutOptions {
   onFirstFrameLatency?(ms: number): void;
   /** Caller speech onset -> clear sent. */
   onBargeInLatency?(ms: number): void;
+  /**
+   * Whether the transport reports `playback-reached` for the markers it is sent (default true). When it does
+   * not, a marker counts as reached when our pacing clock says its audio has played.
+   */
+  transportReportsPlayback?: boolean;
   now?: () => number;
 }
 
@@ -51,14 +58,14 @@ interface SentenceState {
   knownMs: number;
   /** PCM rate of the sentence's audio when it needed converting (its converter is flushed at the end). */
   convertedRate: number | null;
-  /** Name of the mark whose echo means "played" (renamed when a pause makes us send it again). */
+  /** Name of the marker whose report means "played" (renamed when a pause makes us send it again). */
   markName: string | null;
   marksSent: number;
   state: 'queued' | 'sending' | 'marked' | 'done';
 }
 
 type QueueItem =
-  | { kind: 'audio'; sentence: SentenceState; bytes: Uint8Array }
+  | { kind: 'audio'; sentence: SentenceState; samples: Int16Array }
   | { kind: 'mark'; sentence: SentenceState };
 
 /** An item on the wire whose caller-side play time has not passed yet. */
@@ -80,7 +87,9 @@ export class PlayoutStage extends Stage {
   /** Replies from this turn id on wait for `turn-confirmed` (null: nothing held). */
   private holdFromTurnId: number | null = null;
   /** Partial frame carried to the next chunk of the same sentence. */
-  private carry: { sentence: SentenceState; bytes: Uint8Array } | null = null;
+  private carry: { sentence: SentenceState; samples: Int16Array } | null = null;
+  /** Timers standing in for the transport's playback reports when it has none. */
+  private readonly playbackTimers = new Set<NodeJS.Timeout>();
   /** Arrival of each reply's first TTS audio, until its first frame goes out (then the turn is measured). */
   private readonly firstAudioAt = new Map<number, number>();
   private readonly measuredTurns = new Set<number>();
@@ -94,7 +103,7 @@ export class PlayoutStage extends Stage {
 
   override process(frame: Frame, direction: Direction): void {
     if (direction === 'up') {
-      if (frame.type === 'mark-echo') return this.onMarkEcho(frame.name, frame.at);
+      if (frame.type === 'playback-reached') return this.onPlaybackReached(frame.name, frame.at);
       return this.pass(frame, direction);
     }
     switch (frame.type) {
@@ -113,7 +122,7 @@ export class PlayoutStage extends Stage {
           if (this.queue.length === 0 && !this.paused && this.playedUntil <= this.now()) this.firstAudioAt.set(frame.turnId, frame.at);
           else this.measuredTurns.add(frame.turnId);
         }
-        this.enqueueAudio(sentence, this.toMuLaw(frame.audio, sentence));
+        this.enqueueAudio(sentence, this.toPcm(frame.audio, sentence));
         return this.pump();
       }
       case 'bot-sentence-end': {
@@ -121,7 +130,7 @@ export class PlayoutStage extends Stage {
         if (!sentence || sentence.state === 'done') return;
         sentence.lastInReply = frame.lastInReply ?? false;
         const tail = sentence.convertedRate === null ? undefined : this.options.convertersByRate.get(sentence.convertedRate)?.flush?.();
-        if (tail && tail.length > 0) this.enqueueAudio(sentence, muLawEncode(tail));
+        if (tail && tail.length > 0) this.enqueueAudio(sentence, tail);
         this.flushCarry(sentence);
         this.queue.push({ kind: 'mark', sentence });
         return this.pump();
@@ -147,8 +156,8 @@ export class PlayoutStage extends Stage {
     }
   }
 
-  private toMuLaw(audio: TtsAudio, sentence: SentenceState): Uint8Array {
-    if (audio.format === 'mulaw8k') return audio.bytes;
+  private toPcm(audio: TtsAudio, sentence: SentenceState): Int16Array {
+    if (audio.format === 'mulaw8k') return muLawDecode(audio.bytes);
     let pcm = audio.samples;
     if (audio.sampleRate !== PIPELINE_SAMPLE_RATE) {
       const converter = this.options.convertersByRate.get(audio.sampleRate);
@@ -156,36 +165,36 @@ export class PlayoutStage extends Stage {
       pcm = converter.process(pcm);
       sentence.convertedRate = audio.sampleRate;
     }
-    return muLawEncode(pcm);
+    return pcm;
   }
 
   /** Cuts audio into whole 20 ms frames; a remainder waits for the sentence's next chunk. */
-  private enqueueAudio(sentence: SentenceState, bytes: Uint8Array): void {
-    let data = bytes;
+  private enqueueAudio(sentence: SentenceState, samples: Int16Array): void {
+    let data = samples;
     if (this.carry && this.carry.sentence === sentence) {
-      const joined = new Uint8Array(this.carry.bytes.length + bytes.length);
-      joined.set(this.carry.bytes);
-      joined.set(bytes, this.carry.bytes.length);
+      const joined = new Int16Array(this.carry.samples.length + samples.length);
+      joined.set(this.carry.samples);
+      joined.set(samples, this.carry.samples.length);
       data = joined;
       this.carry = null;
     } else if (this.carry) {
       this.flushCarry(this.carry.sentence);
     }
     let offset = 0;
-    for (; offset + FRAME_BYTES <= data.length; offset += FRAME_BYTES) {
-      this.queue.push({ kind: 'audio', sentence, bytes: data.subarray(offset, offset + FRAME_BYTES) });
+    for (; offset + FRAME_SAMPLES <= data.length; offset += FRAME_SAMPLES) {
+      this.queue.push({ kind: 'audio', sentence, samples: data.subarray(offset, offset + FRAME_SAMPLES) });
       this.queuedAudio++;
       sentence.knownMs += FRAME_MS;
     }
-    if (offset < data.length) this.carry = { sentence, bytes: data.slice(offset) };
+    if (offset < data.length) this.carry = { sentence, samples: data.slice(offset) };
   }
 
   /** Pads a sentence's last partial frame with silence so every frame on the wire is 20 ms. */
   private flushCarry(sentence: SentenceState): void {
     if (!this.carry || this.carry.sentence !== sentence) return;
-    const frame = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
-    frame.set(this.carry.bytes);
-    this.queue.push({ kind: 'audio', sentence, bytes: frame });
+    const frame = new Int16Array(FRAME_SAMPLES);
+    frame.set(this.carry.samples);
+    this.queue.push({ kind: 'audio', sentence, samples: frame });
     this.queuedAudio++;
     sentence.knownMs += FRAME_MS;
     this.carry = null;
@@ -213,7 +222,8 @@ export class PlayoutStage extends Stage {
       if (item.kind === 'mark') {
         sentence.state = 'marked';
         sentence.markName = sentence.marksSent++ === 0 ? sentence.id : `${sentence.id}~${sentence.marksSent}`;
-        this.links.down({ type: 'outbound-mark', name: sentence.markName, at: now });
+        this.links.down({ type: 'playback-marker', name: sentence.markName, at: now });
+        if (this.options.transportReportsPlayback === false) this.reportPlaybackAt(sentence.markName, this.playedUntil);
         continue;
       }
       if (sentence.state === 'queued') {
@@ -221,7 +231,7 @@ export class PlayoutStage extends Stage {
         this.measureFirstFrame(sentence.turnId, now);
       }
       if (!this.speaking) this.setSpeaking(true, now);
-      this.links.down({ type: 'outbound-media', mulaw: item.bytes, at: now });
+      this.links.down({ type: 'outbound-audio', samples: item.samples, at: now });
       sentence.sentMs += FRAME_MS;
       this.playedUntil += FRAME_MS;
     }
@@ -229,6 +239,15 @@ export class PlayoutStage extends Stage {
       const wait = Math.max(1, this.playedUntil - leadMs - now + 1);
       this.timer = setTimeout(() => this.pump(), wait);
     }
+  }
+
+  /** Our own clock's playback report, for a transport without one: the marker is reached when its audio has played. */
+  private reportPlaybackAt(name: string, playAt: number): void {
+    const timer = setTimeout(() => {
+      this.playbackTimers.delete(timer);
+      if (!this.closed) this.onPlaybackReached(name, this.now());
+    }, Math.max(0, playAt - this.now()));
+    this.playbackTimers.add(timer);
   }
 
   private isHeld(item: QueueItem): boolean {
@@ -271,7 +290,7 @@ export class PlayoutStage extends Stage {
     this.inFlight = [];
     for (const { item } of unplayed) {
       if (item.kind === 'audio') item.sentence.sentMs -= FRAME_MS;
-      else if (item.sentence.state === 'marked') item.sentence.state = 'sending'; // its echo will be stale
+      else if (item.sentence.state === 'marked') item.sentence.state = 'sending'; // its report will be stale
     }
     this.queue.unshift(...unplayed.map((f) => f.item));
     this.queuedAudio += unplayed.filter((f) => f.item.kind === 'audio').length;
@@ -305,7 +324,7 @@ export class PlayoutStage extends Stage {
     this.paused = false;
     const cleared = wasPaused ? false : this.silenceLine(now);
     if (cleared && speechOnsetAt !== undefined) this.options.onBargeInLatency?.(now - speechOnsetAt);
-    // The sentence being heard: the earliest one with audio the caller heard and no echo yet.
+    // The sentence being heard: the earliest one with audio the caller heard and no playback report yet.
     const started = [...this.sentences.values()].filter((s) => s.sentMs > 0);
     const heard = started.find((s) => s.state === 'sending') ?? started.find((s) => s.state === 'marked');
     for (const s of this.sentences.values()) s.state = 'done';
@@ -328,9 +347,9 @@ export class PlayoutStage extends Stage {
     this.reportBacklog();
   }
 
-  private onMarkEcho(name: string, at: number): void {
+  private onPlaybackReached(name: string, at: number): void {
     const sentence = this.sentences.get(name.split('~')[0]!);
-    // Unknown, dropped by an interruption, or a mark a pause took back (its echo is not "played").
+    // Unknown, dropped by an interruption, or a marker a pause took back (its report is not "played").
     if (!sentence || sentence.state !== 'marked' || sentence.markName !== name) return;
     sentence.state = 'done';
     this.sentences.delete(sentence.id);
@@ -355,6 +374,8 @@ export class PlayoutStage extends Stage {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    for (const timer of this.playbackTimers) clearTimeout(timer);
+    this.playbackTimers.clear();
   }
 }
 

@@ -68,7 +68,7 @@ export type TtsAudio =
   | { format: 'pcm16'; sampleRate: number; samples: Int16Array }
   | { format: 'mulaw8k'; bytes: Uint8Array };
 export interface BotAudioFrame { type: 'bot-audio'; sentenceId: string; audio: TtsAudio; turnId: number; at: number }
-/** TTS -> playout: sentence boundaries, so playout can put a mark after each sentence. */
+/** TTS -> playout: sentence boundaries, so playout can put a playback marker after each sentence. */
 export interface BotSentenceStartFrame { type: 'bot-sentence-start'; sentenceId: string; text: string; turnId: number; at: number }
 export interface BotSentenceEndFrame {
   type: 'bot-sentence-end'; sentenceId: string; turnId: number; at: number;
@@ -76,12 +76,18 @@ export interface BotSentenceEndFrame {
   lastInReply?: boolean;
 }
 
-/** Playout -> transport: wire-level actions (the serializer turns these into Twilio JSON). */
-export interface OutboundMediaFrame { type: 'outbound-media'; mulaw: Uint8Array; at: number }
-export interface OutboundMarkFrame { type: 'outbound-mark'; name: string; at: number }
+/**
+ * Playout -> transport: what goes on the line, in no wire's format. Each transport encodes for its own wire
+ * (Twilio: mu-law JSON and marks; SIP: RTP packets; AudioSocket: slin frames).
+ */
+/** One 20 ms frame of 8 kHz PCM for the caller. */
+export interface OutboundAudioFrame { type: 'outbound-audio'; samples: Int16Array; at: number }
+/** Report `playback-reached` with this name once the caller has heard everything sent before it. */
+export interface PlaybackMarkerFrame { type: 'playback-marker'; name: string; at: number }
+/** Drop what the far end (or the transport's own pacer) holds unplayed: barge-in. */
 export interface OutboundClearFrame { type: 'outbound-clear'; at: number }
-/** Transport -> playout (up): Twilio echoed a mark. */
-export interface MarkEchoFrame { type: 'mark-echo'; name: string; at: number }
+/** Transport -> playout (up): the caller has heard everything sent before the named marker. */
+export interface PlaybackReachedFrame { type: 'playback-reached'; name: string; at: number }
 
 /** Playout (up): what the caller is hearing. */
 export interface BotSpeakingFrame { type: 'bot-speaking'; speaking: boolean; at: number }
@@ -110,7 +116,7 @@ export type Frame =
   | CallerAudioFrame | DtmfFrame | VadActivityFrame | SpeechStartFrame | SpeechEndFrame | TranscriptFrame | SpeechUnavailableFrame
   | TurnConfirmedFrame | PlayoutHoldFrame
   | InterruptionFrame | PlayoutPauseFrame | PlayoutResumeFrame | BotReplyFrame | BotAudioFrame | BotSentenceStartFrame | BotSentenceEndFrame
-  | OutboundMediaFrame | OutboundMarkFrame | OutboundClearFrame | MarkEchoFrame | BotSpeakingFrame
+  | OutboundAudioFrame | PlaybackMarkerFrame | OutboundClearFrame | PlaybackReachedFrame | BotSpeakingFrame
   | SentencePlayedFrame | PlayoutBacklogFrame | ExpectationFrame | EndCallFrame;
 
 export type FrameType = Frame['type'];

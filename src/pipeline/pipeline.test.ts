@@ -62,14 +62,14 @@ test('frames pass through the stages in order, down and up', async () => {
   const pipeline = new Pipeline([new RecordingStage('a', log), new RecordingStage('b', log), new RecordingStage('c', log)], out.ends);
 
   pipeline.pushDown(dtmf('1'));
-  pipeline.pushUp({ type: 'mark-echo', name: 'm', at: 2 });
+  pipeline.pushUp({ type: 'playback-reached', name: 'm', at: 2 });
 
   assert.equal(log, [
     'a:dtmf:down', 'b:dtmf:down', 'c:dtmf:down',
-    'c:mark-echo:up', 'b:mark-echo:up', 'a:mark-echo:up',
+    'c:playback-reached:up', 'b:playback-reached:up', 'a:playback-reached:up',
   ]);
   assert.equal(out.down.map((f) => f.type), ['dtmf']);
-  assert.equal(out.up.map((f) => f.type), ['mark-echo']);
+  assert.equal(out.up.map((f) => f.type), ['playback-reached']);
   assert.equal(out.errors, []);
   await pipeline.close();
 });
@@ -126,7 +126,7 @@ test('frames after close are dropped', async () => {
   await pipeline.close();
 
   pipeline.pushDown(dtmf('1'));
-  pipeline.pushUp({ type: 'mark-echo', name: 'm', at: 2 });
+  pipeline.pushUp({ type: 'playback-reached', name: 'm', at: 2 });
 
   assert.equal(log, []);
   assert.equal(out.down, []);

@@ -50,7 +50,7 @@ function harness() {
   });
   return {
     clock, engine, wire, pipeline,
-    media: () => wire.filter((f) => f.type === 'outbound-media').length,
+    media: () => wire.filter((f) => f.type === 'outbound-audio').length,
     /** Lets the stages run (microtasks and the pacing timer) without moving the simulated clock. */
     settle: () => sleep(15),
     async play(ms: number) {

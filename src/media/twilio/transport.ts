@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import { describeError, type Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/index.js';
 import type { CallSession, CallSessionParams } from '../call-session.js';
+import { muLawDecode, muLawEncode } from '../codec.js';
 import { startCall, type CallFrontDesk } from '../start-call.js';
 import { verifyCallToken, type CallTokenLedger } from './call-token.js';
 import { watchStream, type StreamTimeout } from './stream-watchdog.js';
@@ -28,7 +29,7 @@ const MAX_EARLY_FRAMES = 100;
 /** Per call, malformed frames beyond this are still counted but no longer logged one by one. */
 const MAX_LOGGED_MALFORMED = 20;
 
-export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'streamId' | 'callerNumber' | 'transport' | 'onEnded' | 'logger'>, CallFrontDesk {
+export interface TwilioStreamDeps extends Omit<CallSessionParams, 'callId' | 'callerNumber' | 'transport' | 'onEnded' | 'logger'>, CallFrontDesk {
   logger: Logger;
   metrics: Metrics;
   /** Consumes each stream token at `start`: one stream per token. */
@@ -82,9 +83,9 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
   const route = (message: TwilioInbound) => {
     if (!session) return;
     switch (message.event) {
-      case 'media': return session.receiveAudio(message.payload, message.timestampMs);
+      case 'media': return session.receiveAudio(muLawDecode(message.payload), message.timestampMs);
       case 'dtmf': return session.receiveDtmf(message.digit);
-      case 'mark': return session.receiveMarkEcho(message.name);
+      case 'mark': return session.playbackReached(message.name);
       case 'stop': return void hangUp();
       default: return countMalformed('unexpected-event', `unexpected ${message.event} during the call`);
     }
@@ -118,14 +119,16 @@ export function handleTwilioStream(socket: WebSocket, deps: TwilioStreamDeps): v
       session = await startCall({
         ...deps,
         callId: sid,
-        streamId: message.streamSid,
         transportKind: 'twilio',
         callerNumber: from || undefined,
+        logger: deps.logger.child({ transport: 'twilio', streamSid: message.streamSid }),
         transport: {
-          sendMedia: (mulaw) => send(serializeMedia(message.streamSid, mulaw)),
-          sendMark: (name) => send(serializeMark(message.streamSid, name)),
-          sendClear: () => send(serializeClear(message.streamSid)),
-          endStream: () => { if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended'); },
+          sendAudio: (samples) => send(serializeMedia(message.streamSid, muLawEncode(samples))),
+          // Twilio echoes a mark once the audio before it has played (or was cleared): our playback report.
+          markPlayback: (name) => send(serializeMark(message.streamSid, name)),
+          clearAudio: () => send(serializeClear(message.streamSid)),
+          // The outcome is in the registry and shared state: the after-stream webhook continues the call with it.
+          endCall: () => { if (socket.readyState === socket.OPEN) socket.close(1000, 'call ended'); },
         },
       }, deps);
     } catch (err) {
