@@ -1,10 +1,13 @@
 /**
- * Latency benchmark: `npm run bench -- --calls N --seconds S --json FILE [--svg FILE]`.
+ * Latency benchmark: `npm run bench -- --calls N --seconds S [--transport twilio|sip] --json FILE [--svg FILE]`.
  *
- * Starts a carevox server (bench/server.ts) in its own process, then runs N concurrent simulated Twilio
- * callers against it (test/support/twilio-caller.ts: real-time paced 20 ms mu-law frames over a real
- * WebSocket, line noise between turns, marks echoed as Twilio plays audio). Each caller takes turns speaking
- * synthesized caller audio and, every third turn, interrupts the bot mid-reply.
+ * Starts a carevox server (bench/server.ts) in its own process, then runs N concurrent simulated callers
+ * against it. `twilio` (the default): the Twilio double (test/support/twilio-caller.ts: real-time paced 20 ms
+ * mu-law frames over a real WebSocket, line noise between turns, marks echoed as Twilio plays audio). `sip`: the
+ * SIP test phone (test/support/sip-caller.ts: INVITE over UDP, RTP every 20 ms on a deadline clock). Each caller
+ * takes turns speaking synthesized caller audio and, every third turn, interrupts the bot mid-reply.
+ * Over SIP the report adds the outbound RTP figures: as the server's pacer sent them (its per-call `rtp summary`
+ * lines) and as the callers received them.
  *
  * Reported: per-hop latencies from the server's own monotonic-clock measurements (its per-call summary log
  * lines), voice-to-voice latency (caller's end of speech -> first bot audio frame received) and barge-in
@@ -17,6 +20,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { HOPS, HOP_DESCRIPTIONS, type Hop } from '../src/metrics/index.js';
 import { TwilioCaller } from '../test/support/twilio-caller.js';
+import { SipCaller } from '../test/support/sip-caller.js';
+import { rtpArrivalStats, sipLine, twilioLine, type BenchLine } from './lines.js';
 import { freePort } from '../test/support/ports.js';
 import { positiveInt, wholeNumber } from './cli.js';
 import { renderSvg } from './plot.js';
@@ -32,8 +37,11 @@ const { values: args } = parseArgs({
     'barge-every': { type: 'string', default: '3' },
     // The transcript double's final comes this long after each segment, as a real engine's would.
     'asr-delay-ms': { type: 'string', default: '150' },
+    transport: { type: 'string', default: 'twilio' },
   },
 });
+const transport = args.transport!;
+if (transport !== 'twilio' && transport !== 'sip') throw new Error(`--transport must be twilio or sip, got "${transport}"`);
 const calls = positiveInt('calls', args.calls!);
 const seconds = positiveInt('seconds', args.seconds!);
 const bargeEvery = positiveInt('barge-every', args['barge-every']!);
@@ -46,10 +54,14 @@ const turns = utterances.filter((u) => u.name !== `${INTERRUPTION}.wav`);
 const interruption = utterances.find((u) => u.name === `${INTERRUPTION}.wav`)!;
 
 interface CallSummaryLine { msg: string; latency: { vad: { sampleMs: number[] }; asrMs: number[]; dialogMs: number[]; ttsMs: number[]; playoutMs: number[]; bargeInMs: number[] }; stageErrors: number }
+/** The server's outbound pacing of one SIP call (src/sip-bridge: the RTP session's stats). */
+interface RtpSummaryLine { msg: string; rtp: Record<string, unknown> }
+const sipCallers: SipCaller[] = [];
 
 async function main(): Promise<void> {
   const port = await freePort();
-  const server = await startServer(port);
+  const sipPort = transport === 'sip' ? await freePort() : 0;
+  const server = await startServer(port, sipPort);
   const baseUrl = `http://127.0.0.1:${port}`;
   const usage = sampleUsage(server.child.pid!);
   await scrapeMetrics(baseUrl); // resets the event-loop delay window, so start-up is not counted
@@ -58,7 +70,14 @@ async function main(): Promise<void> {
   const callersCpu = process.cpuUsage();
   const callersStartedAt = performance.now();
   const deadline = performance.now() + seconds * 1000;
-  const results = await Promise.all(Array.from({ length: calls }, (_, i) => runCaller(baseUrl, i, deadline)));
+  const dial = transport === 'sip'
+    ? async (index: number) => {
+      const caller = await SipCaller.dial({ port: sipPort, from: `+1555${String(1000000 + index).slice(-7)}` });
+      sipCallers.push(caller);
+      return sipLine(caller);
+    }
+    : async (index: number) => twilioLine(await TwilioCaller.dial({ baseUrl, from: `+1555${String(1000000 + index).slice(-7)}` }));
+  const results = await Promise.all(Array.from({ length: calls }, (_, i) => runCaller(dial, i, deadline)));
   await new Promise((r) => setTimeout(r, 1000)); // let the last summaries be written
   const serverMetrics = parseServerMetrics(await scrapeMetrics(baseUrl));
   const resources = usage.stop();
@@ -79,7 +98,7 @@ async function main(): Promise<void> {
     stageErrors += line.stageErrors;
   }
   const report = {
-    calls, seconds, asrDelayMs, endpointing: process.env.ENDPOINTING_MODE ?? 'expectation', machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    transport, calls, seconds, asrDelayMs, endpointing: process.env.ENDPOINTING_MODE ?? 'expectation', machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
     hops: Object.fromEntries(HOPS.map((h) => [h, { ...summarize(hopSamples[h]), description: HOP_DESCRIPTIONS[h] }])) as Record<Hop, Summary & { description: string }>,
     voiceToVoice: summarize(results.flatMap((r) => r.voiceToVoice)),
     bargeIn: { server: summarize(serverBargeIns), caller: summarize(results.flatMap((r) => r.bargeIn)), missed: results.reduce((n, r) => n + r.missedBargeIns, 0) },
@@ -89,6 +108,7 @@ async function main(): Promise<void> {
     cpu: resources.cpu,
     rssMB: resources.rssMB,
     server: serverMetrics,
+    ...(transport === 'sip' ? { rtp: rtpReport(server.rtpSummaries) } : {}),
     // The simulated callers share the machine with the server: their CPU is load the server did not get.
     callersCpuPercent,
   };
@@ -129,18 +149,18 @@ function parseServerMetrics(text: string) {
 
 interface CallerResult { voiceToVoice: number[]; bargeIn: number[]; missedBargeIns: number; turns: number; errors: string[] }
 
-async function runCaller(baseUrl: string, index: number, deadline: number): Promise<CallerResult> {
+async function runCaller(dial: (index: number) => Promise<BenchLine>, index: number, deadline: number): Promise<CallerResult> {
   const result: CallerResult = { voiceToVoice: [], bargeIn: [], missedBargeIns: 0, turns: 0, errors: [] };
   await sleep((index * 1000) / calls); // stagger call arrivals over the first second
-  let caller: TwilioCaller | null = null;
+  let caller: BenchLine | null = null;
   try {
     while (performance.now() < deadline) {
       if (!caller || !caller.isOpen) {
-        caller = await TwilioCaller.dial({ baseUrl, from: `+1555${String(1000000 + index).slice(-7)}` });
+        caller = await dial(index);
         await waitForBotQuiet(caller, deadline);
       }
       const utterance = turns[result.turns % turns.length]!;
-      const before = caller.received.length;
+      const before = caller.mark();
       const { startedAt } = await caller.say(utterance.samples);
       const speechEndAt = startedAt + utterance.speechEndMs;
       result.turns++;
@@ -149,13 +169,13 @@ async function runCaller(baseUrl: string, index: number, deadline: number): Prom
       result.voiceToVoice.push(reply - speechEndAt);
       if (result.turns % bargeEvery === 0 && caller.isOpen) {
         await sleep(300); // well into the reply
-        if (caller.bufferedMs > 0 || performance.now() - (caller.received.at(-1)?.at ?? 0) < 100) {
-          const mark = caller.received.length;
+        if (caller.hearingBot()) {
+          const mark = caller.mark();
           const said = caller.say(interruption.samples);
-          const clearAt = await waitForClear(caller, mark, 3000);
+          const stoppedAt = await waitForStop(caller, mark, 3000);
           const { startedAt: onsetBase } = await said;
-          if (clearAt === null) result.missedBargeIns++;
-          else result.bargeIn.push(clearAt - (onsetBase + interruption.speechStartMs));
+          if (stoppedAt === null) result.missedBargeIns++;
+          else result.bargeIn.push(stoppedAt - (onsetBase + interruption.speechStartMs));
         }
       }
       await waitForBotQuiet(caller, deadline);
@@ -168,15 +188,12 @@ async function runCaller(baseUrl: string, index: number, deadline: number): Prom
   return result;
 }
 
-async function waitForMedia(caller: TwilioCaller, from: number, after: number, timeoutMs: number): Promise<number | null> {
+async function waitForMedia(caller: BenchLine, from: number, after: number, timeoutMs: number): Promise<number | null> {
   try {
     let found: number | null = null;
     await caller.waitFor('reply', () => {
-      for (let i = from; i < caller.received.length; i++) {
-        const e = caller.received[i]!;
-        if (e.kind === 'media' && e.at > after) { found = e.at; return true; }
-      }
-      return !caller.isOpen;
+      found = caller.firstAudioAfter(from, after);
+      return found !== null || !caller.isOpen;
     }, Math.max(0, timeoutMs));
     return found;
   } catch {
@@ -184,32 +201,53 @@ async function waitForMedia(caller: TwilioCaller, from: number, after: number, t
   }
 }
 
-async function waitForClear(caller: TwilioCaller, from: number, timeoutMs: number): Promise<number | null> {
+async function waitForStop(caller: BenchLine, from: number, timeoutMs: number): Promise<number | null> {
   try {
-    await caller.waitFor('clear', () => caller.received.slice(from).some((e) => e.kind === 'clear'), timeoutMs);
-    return caller.received.slice(from).find((e) => e.kind === 'clear')!.at;
+    let stoppedAt: number | null = null;
+    await caller.waitFor('the bot to stop', () => (stoppedAt = caller.audioStoppedAfter(from)) !== null, timeoutMs);
+    return stoppedAt;
   } catch {
     return null;
   }
 }
 
-async function waitForBotQuiet(caller: TwilioCaller, deadline: number): Promise<void> {
+async function waitForBotQuiet(caller: BenchLine, deadline: number): Promise<void> {
   const limit = Math.max(0, Math.min(30_000, deadline + 5000 - performance.now()));
-  await caller.waitFor('bot quiet', () => {
-    if (!caller.isOpen) return true;
-    const last = caller.received.at(-1);
-    return last !== undefined && caller.bufferedMs === 0 && performance.now() - last.at > 500;
-  }, limit).catch(() => undefined);
+  await caller.waitFor('bot quiet', () => !caller.isOpen || caller.quiet(500), limit).catch(() => undefined);
 }
 
-interface RunningServer { child: ChildProcess; summaries: CallSummaryLine[]; stop(): Promise<void> }
+/** Outbound RTP as the server's pacer sent it (per call) and as the callers received it. */
+function rtpReport(lines: RtpSummaryLine[]) {
+  const numbers = (key: string) => lines.map((l) => Number(l.rtp[key])).filter((v) => Number.isFinite(v));
+  const arrivals = rtpArrivalStats(sipCallers);
+  return {
+    sent: {
+      calls: lines.length,
+      intervalJitterP95Ms: summarize(numbers('intervalJitterP95Ms')),
+      maxIntervalJitterMs: Math.max(0, ...numbers('maxIntervalJitterMs')),
+      maxPacketsIn20ms: Math.max(0, ...numbers('maxPacketsIn20ms')),
+      lateSends: numbers('lateSends').reduce((a, b) => a + b, 0),
+      inboundLost: numbers('packetsLost').reduce((a, b) => a + b, 0),
+    },
+    received: {
+      packets: arrivals.received,
+      intervalJitterMs: summarize(arrivals.intervalJitterMs),
+      maxPacketsIn20ms: arrivals.maxPacketsIn20ms,
+      lost: arrivals.lost,
+    },
+  };
+}
 
-async function startServer(port: number): Promise<RunningServer> {
+interface RunningServer { child: ChildProcess; summaries: CallSummaryLine[]; rtpSummaries: RtpSummaryLine[]; stop(): Promise<void> }
+
+async function startServer(port: number, sipPort: number): Promise<RunningServer> {
+  const sipEnv = sipPort ? { SIP_PORT: String(sipPort), SIP_TLS_PORT: '0', SIP_HOST: '127.0.0.1' } : { SIP_ENABLED: 'false' };
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
-    env: { ...process.env, BENCH_ASR_DELAY_MS: String(asrDelayMs), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    env: { ...process.env, ...sipEnv, BENCH_ASR_DELAY_MS: String(asrDelayMs), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const summaries: CallSummaryLine[] = [];
+  const rtpSummaries: RtpSummaryLine[] = [];
   const ready = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (text) => {
@@ -217,11 +255,12 @@ async function startServer(port: number): Promise<RunningServer> {
       try { line = JSON.parse(text) as { msg?: string }; } catch { return; }
       if (line.msg === 'bench server ready') resolve();
       if (line.msg === 'call summary') summaries.push(line as CallSummaryLine);
+      if (line.msg === 'rtp summary') rtpSummaries.push(line as RtpSummaryLine);
     });
   });
   await ready;
   return {
-    child, summaries,
+    child, summaries, rtpSummaries,
     stop: () => new Promise((resolve) => { child.removeAllListeners('exit'); child.once('exit', () => resolve()); child.kill('SIGTERM'); }),
   };
 }

@@ -14,6 +14,7 @@ import type { DialogPolicy } from '../src/dialog/index.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { buildServer } from '../src/server.js';
 import { createServices } from '../src/services.js';
+import { startPhoneSystemBridges, type PhoneSystemBridges } from '../src/sip-bridge/index.js';
 import { BENCH_UTTERANCES } from './utterances.js';
 import { digestPhrases, synthesizeTurnsPhrases, TURNS_PHRASES, type PhraseKey } from './turns-script.js';
 import { createTranscriptDouble, type TranscriptDoubleEntry } from '../test/support/transcript-double.js';
@@ -80,9 +81,16 @@ const asr = config.asr.engine === 'none'
   : undefined;
 const services = await createServices(config, logger, { engines: asr ? { asr } : {} });
 if (utterances === 'turns') services.engines.dialog = withQuestionLog(services.engines.dialog, logger);
-const { app } = await buildServer({ config, logger, ...services });
+let bridges: PhoneSystemBridges | null = null;
+const server = await buildServer({ config, logger, ...services, healthDetails: () => ({ ...services.healthDetails(), ...bridges?.health() }) });
+const { app } = server;
 await app.listen({ host: config.server.host, port: config.server.port });
+// SIP (and AudioSocket) as `npm start` has them, when the bench drives calls over SIP.
+bridges = await startPhoneSystemBridges({
+  config, logger, metrics: services.metrics, engines: services.engines, recorder: services.recorder,
+  registry: server.registry, admission: server.admission,
+});
 logger.info({ port: config.server.port }, 'bench server ready');
-const stop = async () => { await app.close(); await services.close(); process.exit(0); };
+const stop = async () => { await bridges?.close(); await app.close(); await services.close(); process.exit(0); };
 process.once('SIGTERM', () => void stop());
 process.once('SIGINT', () => void stop());

@@ -14,6 +14,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics/index.js';
 import type { CallEngines, CallEventsSink, CallOutcome, CallRecord } from './media/call-session.js';
 import { CallRegistry } from './media/call-registry.js';
+import type { CallAdmission } from './media/start-call.js';
 import type { SharedState } from './emr/shared-state.js';
 import { handleTwilioStream } from './media/twilio/transport.js';
 import { CallTokenLedger, issueCallToken } from './media/twilio/call-token.js';
@@ -64,6 +65,8 @@ export interface CarevoxServer {
    * Idempotent (a second call returns the first drain).
    */
   drain(options: DrainOptions): Promise<DrainReport>;
+  /** Whether a phone system's new call is taken now (SIP, AudioSocket): not while draining or full. */
+  admission(): CallAdmission;
 }
 
 /** Twilio follows the after-stream answer within 15 s; a call handed over on shutdown is asked for at once. */
@@ -228,6 +231,7 @@ export async function buildServer(deps: ServerDeps): Promise<CarevoxServer> {
   return {
     app, registry,
     drain: (options) => (drainStarted ??= runDrain(options)),
+    admission: () => (drainStarted ? 'draining' : atCapacity() ? 'full' : 'open'),
   };
 }
 

@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { CarevoxServer } from './server.js';
+import type { PhoneSystemBridges } from './sip-bridge/index.js';
 // Only light modules are imported here, the rest when it is needed: the engines' modules (onnxruntime, sherpa,
 // PGlite) take seconds to load on a busy machine, and a configuration mistake should be reported without them.
 import { ConfigError, loadConfig, type Config } from './config/index.js';
@@ -290,6 +291,7 @@ export interface RunningCarevox {
   server: CarevoxServer;
   services: Services;
   store: Store;
+  bridges: PhoneSystemBridges;
   /** Stops the HTTP server, the services, then the store (what start-up started, newest first). */
   close(): Promise<void>;
 }
@@ -318,16 +320,29 @@ export async function startCarevox(env: NodeJS.ProcessEnv = process.env): Promis
     }
     started.add('services', () => services.close());
     let server: CarevoxServer;
+    let bridges: PhoneSystemBridges | null = null;
     try {
       const { buildServer } = await import('./server.js');
-      server = await buildServer({ config, logger, ...services });
+      server = await buildServer({ config, logger, ...services, healthDetails: () => ({ ...services.healthDetails(), ...bridges?.health() }) });
     } catch (err) {
       throw StartupError.because('server', 'cannot build the HTTP server', err);
     }
     const { app } = server;
     started.add('http server', () => app.close());
     await listen(app, config.server);
-    return { config, logger, app, server, services, store, close: async () => { await started.closeAll(CLOSE_STEP_MS); } };
+    try {
+      const { startPhoneSystemBridges } = await import('./sip-bridge/index.js');
+      bridges = await startPhoneSystemBridges({
+        config, logger, metrics: services.metrics, engines: services.engines, recorder: services.recorder,
+        registry: server.registry, admission: server.admission,
+      });
+    } catch (err) {
+      throw StartupError.because('listen', 'cannot start the SIP / AudioSocket listeners', err);
+    }
+    const startedBridges = bridges;
+    // Closed first (newest first): each bridge hands its live calls to the front desk while it can still signal.
+    started.add('SIP and AudioSocket listeners', () => startedBridges.close());
+    return { config, logger, app, server, services, store, bridges: startedBridges, close: async () => { await started.closeAll(CLOSE_STEP_MS); } };
   } catch (err) {
     await started.closeAll(CLOSE_STEP_MS);
     throw err;

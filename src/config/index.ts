@@ -35,6 +35,69 @@ export const ConfigSchema = z.object({
     /** Number dialled when the caller asks for a person (E.164). */
     transferNumber: z.string().regex(/^\+?[0-9]{3,15}$/).optional(),
   }).prefault({}),
+  /** Calls from the clinic's own phone system: SIP/RTP (src/sip-bridge/) and Asterisk AudioSocket. */
+  sip: z.object({
+    /** Off: no SIP listener at all (Twilio-only sites). */
+    enabled: bool.default(true),
+    /** Address SIP listens on; defaults to server.host. */
+    host: z.string().min(1).optional(),
+    /** UDP and TCP. 0 picks a free port (tests); /health reports the one bound. */
+    port: port.default(5060),
+    /** SIP over TLS, when tlsCertFile and tlsKeyFile are set. */
+    tlsPort: port.default(5061),
+    tlsCertFile: z.string().min(1).optional(),
+    tlsKeyFile: z.string().min(1).optional(),
+    /** Address put in our Contact and SDP (a NAT's public address); defaults to the address a call reached. */
+    publicAddress: z.string().min(1).optional(),
+    rtpPortMin: port.default(20000),
+    rtpPortMax: port.default(20999),
+    /**
+     * Sources allowed to call without authenticating: comma-separated IPs and CIDRs (your PBX, your trunk's
+     * signalling ranges). Loopback by default so the two-command start can be tried locally.
+     */
+    allow: z.string().default('127.0.0.0/8,::1'),
+    /** Digest users for trunks that authenticate: `user:password` pairs, comma-separated. */
+    authUsers: z.string().optional(),
+    authRealm: z.string().min(1).default('carevox'),
+    /** Offered codecs, in preference order (G722 is wideband; PCMU/PCMA are G.711). */
+    codecs: z.string().regex(/^(PCMU|PCMA|G722)(,(PCMU|PCMA|G722))*$/).default('PCMU,PCMA,G722'),
+    /** SRTP (SDES): off, optional (when the offer asks), or required (488 for plain RTP offers). */
+    srtp: z.enum(['off', 'optional', 'required']).default('optional'),
+    /** Where a caller asking for a person goes: a SIP URI for REFER (e.g. sip:frontdesk@pbx.clinic.local). */
+    transferTarget: z.string().regex(/^sips?:.+/).optional(),
+    /** `refer`: REFER to transferTarget, BYE when refused; `bye`: always BYE (the PBX dialplan goes on). */
+    transferMode: z.enum(['refer', 'bye']).default('refer'),
+    /** No RTP for this long hangs up (paused while the call is on hold). */
+    mediaTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(15),
+    /** Before the first RTP packet (some PBXs start media late). */
+    firstMediaTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(30),
+    /** Ring this long (180) before answering: time for a caller to hear ringback, or for a test to CANCEL. */
+    answerDelayMs: ms.default(0),
+    /** Session timers (RFC 4028): the interval we ask for when the caller supports them. */
+    sessionExpiresSeconds: z.coerce.number().int().min(90).max(86_400).default(1800),
+    /** Register to a PBX as an extension (for sites that cannot route calls to a fixed address). */
+    registrar: z.string().regex(/^sips?:.+/).optional(),
+    registerUser: z.string().min(1).optional(),
+    registerPassword: z.string().min(1).optional(),
+    registerExpiresSeconds: z.coerce.number().int().min(60).max(86_400).default(600),
+  }).superRefine((sip, ctx) => {
+    if (sip.rtpPortMin > sip.rtpPortMax || sip.rtpPortMax - sip.rtpPortMin < 3) {
+      ctx.addIssue({ code: 'custom', path: ['rtpPortMax'], message: `RTP port range ${sip.rtpPortMin}-${sip.rtpPortMax} must hold at least two even/odd port pairs` });
+    }
+    if (!sip.tlsCertFile !== !sip.tlsKeyFile) {
+      ctx.addIssue({ code: 'custom', path: [sip.tlsCertFile ? 'tlsKeyFile' : 'tlsCertFile'], message: 'SIP over TLS needs both a certificate and its key' });
+    }
+    if (sip.registrar && !sip.registerUser) ctx.addIssue({ code: 'custom', path: ['registerUser'], message: 'registering to a PBX needs the extension\'s user name' });
+    if (sip.authUsers && !/^[^:,\s]+:[^,]+(,[^:,\s]+:[^,]+)*$/.test(sip.authUsers)) {
+      ctx.addIssue({ code: 'custom', path: ['authUsers'], message: 'expected user:password pairs separated by commas' });
+    }
+  }).prefault({}),
+  audiosocket: z.object({
+    /** Asterisk AudioSocket TCP port; 0 picks a free port (tests). Unset: no AudioSocket listener. */
+    port: port.optional(),
+    /** Defaults to server.host. Sources must pass sip.allow. */
+    host: z.string().min(1).optional(),
+  }).prefault({}),
   vad: z.object({
     /** Silero speech probability at or above which a window counts as speech. */
     threshold: z.coerce.number().min(0.05).max(0.99).default(0.5),
@@ -231,6 +294,32 @@ export const ENV_KEYS: Record<string, string> = {
   CALL_TOKEN_SECRET: 'twilio.callTokenSecret',
   CALL_TOKEN_TTL_SECONDS: 'twilio.callTokenTtlSeconds',
   TRANSFER_NUMBER: 'twilio.transferNumber',
+  SIP_ENABLED: 'sip.enabled',
+  SIP_HOST: 'sip.host',
+  SIP_PORT: 'sip.port',
+  SIP_TLS_PORT: 'sip.tlsPort',
+  SIP_TLS_CERT: 'sip.tlsCertFile',
+  SIP_TLS_KEY: 'sip.tlsKeyFile',
+  SIP_PUBLIC_ADDRESS: 'sip.publicAddress',
+  RTP_PORT_MIN: 'sip.rtpPortMin',
+  RTP_PORT_MAX: 'sip.rtpPortMax',
+  SIP_ALLOW: 'sip.allow',
+  SIP_AUTH_USERS: 'sip.authUsers',
+  SIP_AUTH_REALM: 'sip.authRealm',
+  SIP_CODECS: 'sip.codecs',
+  SIP_SRTP: 'sip.srtp',
+  SIP_TRANSFER_TARGET: 'sip.transferTarget',
+  SIP_TRANSFER: 'sip.transferMode',
+  SIP_MEDIA_TIMEOUT_SECONDS: 'sip.mediaTimeoutSeconds',
+  SIP_FIRST_MEDIA_TIMEOUT_SECONDS: 'sip.firstMediaTimeoutSeconds',
+  SIP_SESSION_EXPIRES_SECONDS: 'sip.sessionExpiresSeconds',
+  SIP_ANSWER_DELAY_MS: 'sip.answerDelayMs',
+  SIP_REGISTRAR: 'sip.registrar',
+  SIP_REGISTER_USER: 'sip.registerUser',
+  SIP_REGISTER_PASSWORD: 'sip.registerPassword',
+  SIP_REGISTER_EXPIRES_SECONDS: 'sip.registerExpiresSeconds',
+  AUDIOSOCKET_PORT: 'audiosocket.port',
+  AUDIOSOCKET_HOST: 'audiosocket.host',
   VAD_THRESHOLD: 'vad.threshold',
   VAD_MIN_SPEECH_MS: 'vad.minSpeechMs',
   VAD_END_SILENCE_MS: 'vad.endSilenceMs',

@@ -27,7 +27,7 @@ export interface Metrics {
   callEnded(): void;
   malformedFrame(reason: string): void;
   stageError(stage: string): void;
-  /** An inbound event over its call's rate cap, dropped (kind: media | mark | dtmf). */
+  /** An inbound event over its call's rate cap, dropped (kind: media | playback-report | dtmf). */
   inboundEventDropped(kind: string): void;
   /** One VAD inference: windows scored together (one per call) and its duration. */
   vadBatch(windows: number, ms: number): void;
@@ -35,6 +35,12 @@ export interface Metrics {
   turnReleased(verdict: string, prepared: boolean): void;
   /** A reply prepared for a tentative turn was dropped unheard: the caller went on. */
   turnWithdrawn(): void;
+  /** A call offered by a phone system and not taken (source not allowed, auth failed, no common codec, full). */
+  callRefused(transport: string, reason: string): void;
+  /** A SIP message dropped or answered 400 (unparseable, malformed, no transaction). */
+  sipMessageRejected(reason: string): void;
+  /** Outbound RTP pacing of one finished call: interval jitter (|interval - 20 ms|) and packets lost inbound. */
+  rtpCallStats(stats: { maxIntervalJitterMs: number; packetsLost: number }): void;
 }
 
 export function createMetrics(): Metrics {
@@ -77,6 +83,19 @@ export function createMetrics(): Metrics {
     name: 'carevox_inbound_events_dropped_total', help: 'Inbound events over their call\'s per-second cap, dropped',
     labelNames: ['kind'], registers: [registry],
   });
+  const callsRefused = new Counter({
+    name: 'carevox_calls_refused_total', help: 'Calls offered by a phone system and refused, by transport and reason',
+    labelNames: ['transport', 'reason'], registers: [registry],
+  });
+  const sipRejected = new Counter({
+    name: 'carevox_sip_messages_rejected_total', help: 'SIP messages dropped or answered 400, by reason',
+    labelNames: ['reason'], registers: [registry],
+  });
+  const rtpJitter = new Histogram({
+    name: 'carevox_rtp_outbound_max_jitter_ms', help: 'Per SIP call: the largest deviation of an outbound RTP packet interval from 20 ms',
+    buckets: [0.5, 1, 2, 5, 10, 20, 50], registers: [registry],
+  });
+  const rtpLost = new Counter({ name: 'carevox_rtp_inbound_lost_packets_total', help: 'Inbound RTP packets never received', registers: [registry] });
   const vadBatchWindows = new Histogram({
     name: 'carevox_vad_batch_windows', help: 'Windows (one per call) scored by one VAD inference',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry],
@@ -96,6 +115,9 @@ export function createMetrics(): Metrics {
     inboundEventDropped: (kind) => inboundDropped.inc({ kind }),
     turnReleased: (verdict, prepared) => turns.inc({ verdict, prepared: String(prepared) }),
     turnWithdrawn: () => turnsWithdrawn.inc(),
+    callRefused: (transport, reason) => callsRefused.inc({ transport, reason }),
+    sipMessageRejected: (reason) => sipRejected.inc({ reason }),
+    rtpCallStats: ({ maxIntervalJitterMs, packetsLost }) => { rtpJitter.observe(maxIntervalJitterMs); rtpLost.inc(packetsLost); },
     vadBatch: (windows, ms) => { vadBatchWindows.observe(windows); vadBatchMs.observe(ms); },
   };
 }

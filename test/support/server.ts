@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { loadConfig, type ConfigInput } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { buildServer, type CarevoxServer } from '../../src/server.js';
+import { startPhoneSystemBridges, type PhoneSystemBridges } from '../../src/sip-bridge/index.js';
 import { createServices, type ServiceOverrides, type Services } from '../../src/services.js';
 import { testStoreHandle } from '../../src/store/testing.js';
 import type { CallRecord } from '../../src/media/call-session.js';
@@ -15,6 +16,8 @@ export interface TestServer {
   baseUrl: string;
   server: CarevoxServer;
   services: Services;
+  /** SIP and AudioSocket listeners (each only when the test's config asks for it). */
+  bridges: PhoneSystemBridges;
   /** Parsed log lines written so far. */
   logs: Record<string, unknown>[];
   /** The raw log text (for "this never appears in logs" checks). */
@@ -37,7 +40,13 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
       done();
     },
   });
-  const cfg = loadConfig({}, { ...config, server: { host: '127.0.0.1', port: 0, ...config.server }, log: { level: 'info', ...config.log } });
+  // SIP only where a test asks for it (on a free port): test servers run side by side.
+  const cfg = loadConfig({}, {
+    ...config,
+    server: { host: '127.0.0.1', port: 0, ...config.server },
+    log: { level: 'info', ...config.log },
+    sip: { enabled: false, port: 0, tlsPort: 0, ...config.sip },
+  });
   const logger = createLogger(cfg.log.level, sink);
   // Each test server gets its own store: a fresh copy of a migrated PGlite template (about a second).
   const storeHandle = testStoreHandle('pglite');
@@ -54,13 +63,22 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
     }
     return records.get(callSid)!;
   };
-  const server = await buildServer({ config: cfg, logger, ...services, onCallEnded });
+  let bridges: PhoneSystemBridges | null = null;
+  const server = await buildServer({
+    config: cfg, logger, ...services, onCallEnded,
+    healthDetails: () => ({ ...services.healthDetails(), ...bridges?.health() }),
+  });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
+  bridges = await startPhoneSystemBridges({
+    config: cfg, logger, metrics: services.metrics, engines: services.engines, recorder: services.recorder,
+    registry: server.registry, onCallEnded, admission: server.admission,
+  });
+  const startedBridges = bridges;
   const address = server.app.server.address();
   if (!address || typeof address === 'string') throw new Error('server has no TCP address');
   return {
     baseUrl: `http://127.0.0.1:${address.port}`,
-    server, services, logs,
+    server, services, logs, bridges: startedBridges,
     rawLogs: () => raw.join(''),
     recordOf,
     hangUp: async (caller) => {
@@ -68,6 +86,7 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
       return recordOf(caller.callSid);
     },
     close: async () => {
+      await startedBridges.close();
       await server.app.close();
       await services.close();
       if (!overrides.store) { await store.close(); await storeHandle.destroy(); }

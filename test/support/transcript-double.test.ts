@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { muLawDecode, muLawEncode } from '../../src/media/codec.js';
+import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../src/media/codec.js';
 import type { AsrEvent } from '../../src/asr/types.js';
 import { loadFixture } from './fixtures.js';
 import { createTranscriptDouble } from './transcript-double.js';
@@ -47,8 +47,10 @@ test('audio that is not in any entry (line noise, a different utterance) gives a
   assert.equal(events, [{ type: 'final', text: '' }, { type: 'final', text: '' }]);
 });
 
-test('without the mu-law trip the raw audio still matches only where samples survive unchanged: no false hit on silence', () => {
+test('the same words arrive after an A-law line (SIP PCMA) or none (AudioSocket slin); silence never matches', () => {
   const double = makeDouble();
+  assert.is(double.identify(aLawDecode(aLawEncode(book.samples)).subarray(4000, 20000))?.entry, 1, 'A-law');
+  assert.is(double.identify(yes.samples.slice())?.entry, 0, 'linear PCM');
   assert.is(double.identify(new Int16Array(8000)), null, 'pure silence never matches');
 });
 

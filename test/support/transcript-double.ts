@@ -5,7 +5,8 @@
  * shared notes speech-models.md), so pipeline tests key transcripts on their own audio: each entry pairs the
  * audio a test plays as the caller with the transcript it stands for. The double recognises an utterance by
  * finding an exact run of its samples inside an entry's audio as the caller's phone line delivers it, i.e.
- * after the mu-law round trip (muLawDecode(muLawEncode(audio))). Everything around it (audio, VAD, timing,
+ * after the line's coding: the mu-law round trip (Twilio, SIP PCMU), the A-law round trip (SIP PCMA), or none
+ * (Asterisk AudioSocket's linear PCM). Everything around it (audio, VAD, timing,
  * barge-in) stays real; only "which words were these samples" is looked up.
  *
  * Behaviour, timed like a streaming engine: while audio streams, a partial with the entry's words whose audio
@@ -13,7 +14,7 @@
  * `partialDelayMs` after that audio came in; on endUtterance, the matched entry's transcript as the final
  * `finalDelayMs` later, or "" when the utterance matches no entry (e.g. noise). No partial follows a final.
  */
-import { muLawDecode, muLawEncode } from '../../src/media/codec.js';
+import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../src/media/codec.js';
 import type { AsrEngine, AsrEvent, AsrStream } from '../../src/asr/types.js';
 
 export interface TranscriptDoubleEntry { audio: Int16Array; transcript: string }
@@ -30,6 +31,8 @@ const PARTIAL_LOOKBACK = 1600;
 const VOICED = 500;
 
 interface Reference {
+  /** The entry this is a coding of. */
+  entry: number;
   samples: Int16Array;
   /** Positions of every sample pair, so a window is looked up, not scanned for (the bench server runs this). */
   pairs: Map<number, number[]>;
@@ -54,21 +57,32 @@ export interface TranscriptDoubleOptions {
 export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options: TranscriptDoubleOptions = {}): TranscriptDouble {
   const finalDelayMs = options.finalDelayMs ?? 0;
   const partialDelayMs = options.partialDelayMs ?? 0;
-  const references: Reference[] = entries.map((entry) => {
-    const samples = muLawDecode(muLawEncode(entry.audio));
+  const codings: Array<(audio: Int16Array) => Int16Array> = [
+    (audio) => muLawDecode(muLawEncode(audio)),
+    (audio) => aLawDecode(aLawEncode(audio)),
+    (audio) => audio,
+  ];
+  const references: Reference[] = entries.flatMap((entry, index) => codings.map((code) => {
+    const samples = code(entry.audio);
     const words = entry.transcript.split(/\s+/).filter(Boolean);
-    return { samples, pairs: indexPairs(samples), words, wordEnds: placeWords(samples, words), transcript: entry.transcript };
-  });
+    return { entry: index, samples, pairs: indexPairs(samples), words, wordEnds: placeWords(samples, words), transcript: entry.transcript };
+  }));
 
-  function identify(utterance: Int16Array) {
+  /** The reference (entry as coded on some line) an utterance matches, and where in it. */
+  function find(utterance: Int16Array) {
     for (const windowAt of candidateWindows(utterance)) {
       const window = utterance.subarray(windowAt, windowAt + WINDOW);
-      for (let entry = 0; entry < references.length; entry++) {
-        const offset = indexOfRun(references[entry]!, window);
-        if (offset >= 0) return { entry, offset, windowAt };
+      for (let ref = 0; ref < references.length; ref++) {
+        const offset = indexOfRun(references[ref]!, window);
+        if (offset >= 0) return { ref, offset, windowAt };
       }
     }
     return null;
+  }
+
+  function identify(utterance: Int16Array) {
+    const match = find(utterance);
+    return match ? { entry: references[match.ref]!.entry, offset: match.offset, windowAt: match.windowAt } : null;
   }
 
   return {
@@ -101,7 +115,7 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options
           // Latest loud window of what was heard: how far into which entry the caller has got.
           const match = identifyLatest(lastSamples(heard, PARTIAL_LOOKBACK));
           if (!match) return;
-          const ref = references[match.entry]!;
+          const ref = references[match.ref]!;
           const reached = match.offset + WINDOW;
           const spoken = ref.wordEnds.filter((end) => end <= reached + WINDOW).length;
           if (spoken === 0) return;
@@ -118,11 +132,11 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options
           const audio = utterance.length > 0 ? utterance : joined();
           partialsFor++; // partials still on their way belong to this utterance: the final supersedes them
           const turn = generation;
-          const match = identify(audio);
+          const match = find(audio);
           heard = []; heardLength = 0; sinceAttempt = 0; lastPartial = '';
           const answer = () => {
             if (closed || turn !== generation) return;
-            sink({ type: 'final', text: match ? references[match.entry]!.transcript : '' });
+            sink({ type: 'final', text: match ? references[match.ref]!.transcript : '' });
           };
           if (finalDelayMs > 0) setTimeout(answer, finalDelayMs);
           else queueMicrotask(answer);
@@ -142,9 +156,9 @@ export function createTranscriptDouble(entries: TranscriptDoubleEntry[], options
     const windows = candidateWindows(audio).sort((a, b) => b - a);
     for (const windowAt of windows) {
       const window = audio.subarray(windowAt, windowAt + WINDOW);
-      for (let entry = 0; entry < references.length; entry++) {
-        const offset = indexOfRun(references[entry]!, window);
-        if (offset >= 0) return { entry, offset };
+      for (let ref = 0; ref < references.length; ref++) {
+        const offset = indexOfRun(references[ref]!, window);
+        if (offset >= 0) return { ref, offset };
       }
     }
     return null;
