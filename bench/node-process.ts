@@ -23,7 +23,7 @@ export async function startNode(env: Record<string, string>, root = '.', readyTi
   const dataDir = mkdtempSync(join(tmpdir(), 'carevox-bench-'));
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(root, 'src/main.ts')], {
     cwd: resolve(root),
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), SIP_PORT: '0', SIP_TLS_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const logs: Record<string, unknown>[] = [];

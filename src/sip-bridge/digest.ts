@@ -50,10 +50,14 @@ export class DigestChallenger {
   private readonly nonceTtlMs: number;
   private readonly now: () => number;
 
-  /** Header values for a 407 (or 401): one challenge per algorithm, SHA-256 first (RFC 8760 §2.4). */
+  /**
+   * Header values for a 407 (or 401): one challenge per algorithm. MD5 comes first although RFC 8760 §2.4
+   * prefers SHA-256 first: deployed trunks and tools (sipp among them) answer the first challenge only and
+   * fail on SHA-256; a client that knows SHA-256 may still choose it, and both are verified.
+   */
   challenges(stale = false): string[] {
     const nonce = this.nonce();
-    return (['SHA-256', 'MD5'] as const).map((algorithm) =>
+    return (['MD5', 'SHA-256'] as const).map((algorithm) =>
       `Digest realm="${this.realm}", nonce="${nonce}", algorithm=${algorithm}, qop="auth"${stale ? ', stale=true' : ''}`);
   }
 

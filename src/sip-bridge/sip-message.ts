@@ -50,13 +50,15 @@ export function parseSipMessage(data: Buffer): SipMessage {
   const lines = headText.split(/\r?\n/);
   while (lines.length > 0 && lines[0] === '') lines.shift(); // leading CRLFs are keep-alives (7.5)
   const startLine = lines.shift() ?? '';
+  // Unfold first (a continuation line starts with whitespace), then split list headers into their elements.
+  const unfolded: string[] = [];
+  for (const line of lines) {
+    if (/^[ \t]/.test(line) && unfolded.length > 0) unfolded[unfolded.length - 1] += ` ${line.trim()}`;
+    else unfolded.push(line);
+  }
   const headers: Array<[string, string]> = [];
   let badHeader: string | null = null;
-  for (const line of lines) {
-    if (/^[ \t]/.test(line) && headers.length > 0) {
-      headers[headers.length - 1]![1] += ` ${line.trim()}`; // folded continuation
-      continue;
-    }
+  for (const line of unfolded) {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
     if (!name || !TOKEN.test(name)) { badHeader ??= line.slice(0, 40); continue; }
@@ -130,8 +132,9 @@ export function headers(message: SipBase, name: string): string[] {
 }
 
 export function parseCSeq(message: SipBase): { seq: number; method: string } | null {
-  const match = /^(\d{1,10})\s+([A-Za-z]+)$/.exec(header(message, 'cseq') ?? '');
-  return match ? { seq: Number(match[1]), method: match[2]!.toUpperCase() } : null;
+  const match = /^(\d{1,10})\s+([A-Za-z0-9\-.!%*_+`'~]+)$/.exec(header(message, 'cseq') ?? '');
+  // RFC 3261 8.1.1.5: the sequence number is below 2**31.
+  return match && Number(match[1]) < 2 ** 31 ? { seq: Number(match[1]), method: match[2]!.toUpperCase() } : null;
 }
 
 export interface Via { transport: string; host: string; port?: number; params: Map<string, string> }

@@ -19,7 +19,8 @@ export interface ServerProcess {
 
 export async function startServerProcess(env: Record<string, string>, startTimeoutMs = 60_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    // SIP on a free port too: test processes run side by side.
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', SIP_PORT: '0', SIP_TLS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -26,6 +26,8 @@ export interface TestServer {
   hangUp(caller: TwilioCaller): Promise<CallRecord>;
   /** The whole record of a finished call, as the server had it in memory when the call ended (waits for it). */
   recordOf(callSid: string, timeoutMs?: number): Promise<CallRecord>;
+  /** Every finished call's record so far, in the order they ended. */
+  records(): CallRecord[];
   close(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function startTestServer(config: ConfigInput = {}, overrides: Servi
     server, services, logs, bridges: startedBridges,
     rawLogs: () => raw.join(''),
     recordOf,
+    records: () => [...records.values()],
     hangUp: async (caller) => {
       await caller.hangUp();
       return recordOf(caller.callSid);
