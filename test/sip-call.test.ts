@@ -117,4 +117,25 @@ call('no common codec is refused 488; a malformed request 400; garbage is droppe
   await next.hangUp();
 });
 
+call('a caller asking for a person is REFERred to the front desk; a refused REFER still ends the call for the PBX to route', async () => {
+  const transferring = await startTestServer({ sip: { enabled: true, transferTarget: 'sip:frontdesk@127.0.0.1:5099' } });
+  try {
+    const port = transferring.bridges.sipPorts!.udp;
+    for (const referStatus of [202, 603]) {
+      const caller = await SipCaller.dial({ port, referStatus });
+      await caller.waitFor('greeting audio', () => caller.audiblePackets() > 20, 20_000);
+      await caller.pressDigit('0'); // the main menu's "a person"
+      await caller.waitFor('the BYE after the transfer', () => caller.byeFromServer, 20_000);
+      assert.is(caller.referTarget, 'sip:frontdesk@127.0.0.1:5099', `REFER sent (answered ${referStatus})`);
+      const record = transferring.records().at(-1)!;
+      assert.is(record.outcome, 'transfer');
+      await caller.hangUp();
+    }
+    assert.ok(transferring.logs.some((l) => l.msg === 'transfer result' && l.accepted === true), 'the NOTIFY 200 was taken as success');
+    assert.ok(transferring.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('REFER refused')), 'the 603 was noted');
+  } finally {
+    await transferring.close();
+  }
+});
+
 call.run();
