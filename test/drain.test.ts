@@ -92,7 +92,7 @@ t('SIGTERM with live calls and Redis down: callers handed over, the process exit
   const dataDir = mkdtempSync(join(tmpdir(), 'carevox-drain-'));
   const child = spawn(process.execPath, ['--import', 'tsx', resolve('src/main.ts')], {
     env: {
-      ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, REDIS_URL: redis.url, DRAIN_SECONDS: '1',
+      ...process.env, HOST: '127.0.0.1', PORT: '0', SIP_PORT: '0', SIP_TLS_PORT: '0', DATA_DIR: dataDir, REDIS_URL: redis.url, DRAIN_SECONDS: '1',
       TRANSFER_NUMBER: FRONT_DESK, LOG_LEVEL: 'info', DATABASE_URL: '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,6 +6,7 @@
  * The bound each run gets is a limit on "never exits" (the failure this guards against kept the process alive
  * indefinitely), not a speed check; it is generous because this machine may be busy.
  */
+import { createSocket } from 'node:dgram';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -106,6 +107,18 @@ t('EMR_ENGINE=openemr with an http base URL, no client id and no mapping file: a
 t('an invalid setting (PORT out of range) names the variable', async ({ dir }) => {
   const result = await start(dir, { PORT: '99999' });
   assertOneLineFailure(result, 2, /^carevox: invalid configuration: PORT \(server\.port\)/);
+});
+
+t('SIP port in use: one line naming the SIP listener and the port, and the process exits', async ({ dir }) => {
+  const occupied = createSocket('udp4');
+  await new Promise<void>((resolve) => occupied.bind(0, '127.0.0.1', () => resolve()));
+  try {
+    const { port } = occupied.address();
+    const result = await start(dir, { SIP_PORT: String(port) });
+    assertOneLineFailure(result, 1, new RegExp(`^carevox: cannot start the SIP / AudioSocket listeners: cannot listen for SIP on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+  } finally {
+    occupied.close();
+  }
 });
 
 t('port in use: fails after the store and engines started, closes them and exits', async ({ dir }) => {

@@ -59,8 +59,8 @@ export const ConfigSchema = z.object({
     /** Digest users for trunks that authenticate: `user:password` pairs, comma-separated. */
     authUsers: z.string().optional(),
     authRealm: z.string().min(1).default('carevox'),
-    /** Offered codecs, in preference order (G722 is wideband; PCMU/PCMA are G.711). */
-    codecs: z.string().regex(/^(PCMU|PCMA|G722)(,(PCMU|PCMA|G722))*$/).default('PCMU,PCMA,G722'),
+    /** Codecs we accept and offer, in our order (G.711 mu-law and A-law; G.722 not yet). */
+    codecs: z.string().regex(/^(PCMU|PCMA)(,(PCMU|PCMA))*$/, 'expected PCMU and/or PCMA, comma-separated').default('PCMU,PCMA'),
     /** SRTP (SDES): off, optional (when the offer asks), or required (488 for plain RTP offers). */
     srtp: z.enum(['off', 'optional', 'required']).default('optional'),
     /** Where a caller asking for a person goes: a SIP URI for REFER (e.g. sip:frontdesk@pbx.clinic.local). */

@@ -84,4 +84,18 @@ test('after a stall at most one frame catches up and the clock re-anchors: never
   pacer.stop();
 });
 
+test('a timer late by almost two frames re-anchors without a burst', () => {
+  for (const stall of [11, 19, 25, 39, 41, 79]) {
+    const clock = fakeClock();
+    const sent: number[] = [];
+    const pacer = new FramePacer<number>({ send: () => sent.push(clock.now()), idleFrame: () => 0, clock });
+    pacer.start();
+    clock.advance(40);
+    clock.advance(300, stall);
+    for (let i = 2; i < sent.length; i++) assert.ok(sent[i]! - sent[i - 2]! >= 20, `stall ${stall}: 3 frames within 20 ms at ${sent.slice(i - 2, i + 1)}`);
+    assert.ok(pacer.summary().maxPacketsIn20ms <= 2, `stall ${stall}`);
+    pacer.stop();
+  }
+});
+
 test.run();

@@ -2,9 +2,9 @@
  * Sends one 20 ms frame every 20 ms on a deadline clock, for transports whose far end plays what it gets as it
  * gets it (SIP's RTP, Asterisk's AudioSocket): there is no buffer on the other side like Twilio's, so a burst
  * reaches the caller as a burst (livekit/sip#348). Deadlines are `start + n * 20 ms`, so timer lateness never
- * accumulates. After a stall (the event loop held up) at most one frame catches up, then the clock is
- * re-anchored: never more than two frames inside one 20 ms window, and the lateness becomes a short gap instead
- * of a burst. Markers report when everything queued before them has been sent (the transport's "played up to").
+ * accumulates. A timer more than half a frame late re-anchors the clock (the lateness becomes a short gap,
+ * not a burst); after a stall of two frames or more, one frame catches up. Never more than two frames inside
+ * one 20 ms window. Markers report when everything queued before them has been sent (the transport's "played up to").
  */
 
 export const PACER_FRAME_MS = 20;
@@ -120,13 +120,27 @@ export class FramePacer<T> {
     this.timer = null;
     if (!this.running) return;
     const now = this.clock.now();
+    // Timers can fire a fraction of a millisecond early (libuv's cached loop time): never a third frame
+    // inside 20 ms, whatever the timer did.
+    const windowStart = this.recentSends.length >= 2 ? this.recentSends[this.recentSends.length - 2]! : null;
+    if (windowStart !== null && now - windowStart < PACER_FRAME_MS) {
+      this.timer = this.clock.setTimeout(() => this.tick(), windowStart + PACER_FRAME_MS - now);
+      return;
+    }
+    const late = now - this.nextAt;
+    const quietFor = this.lastSentAt === null ? Infinity : now - this.lastSentAt;
     this.sendOne(now);
-    this.nextAt += PACER_FRAME_MS;
-    if (now - this.nextAt >= PACER_FRAME_MS) {
-      // More than a frame behind: send one catch-up frame now, then start the clock again from here.
+    if (late >= PACER_FRAME_MS && quietFor >= 2 * PACER_FRAME_MS) {
+      // A frame or more behind after a silence of two frames: one catch-up frame keeps two in the window.
       this.stats.lateSends++;
       this.sendOne(now);
       this.nextAt = now + PACER_FRAME_MS;
+    } else if (late > PACER_FRAME_MS / 2) {
+      // Late: start the clock again from here rather than send the next frame at once (a burst).
+      this.stats.lateSends++;
+      this.nextAt = now + PACER_FRAME_MS;
+    } else {
+      this.nextAt += PACER_FRAME_MS;
     }
     this.timer = this.clock.setTimeout(() => this.tick(), Math.max(0, this.nextAt - this.clock.now()));
   }

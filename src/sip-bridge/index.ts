@@ -45,7 +45,7 @@ export async function startPhoneSystemBridges(services: CallServices): Promise<P
   let sip: { transport: SipTransportLayer; ua: SipUserAgent; rtpPorts: RtpPortAllocator } | null = null;
   if (config.sip.enabled) {
     const host = config.sip.host ?? config.server.host;
-    const allowed = config.sip.codecs.split(',').filter((c): c is RtpCodecName => c === 'PCMU' || c === 'PCMA');
+    const allowed = config.sip.codecs.split(',') as RtpCodecName[];
     const users = parseAuthUsers(config.sip.authUsers);
     const rtpPorts = new RtpPortAllocator(config.sip.rtpPortMin, config.sip.rtpPortMax, host);
     let transport: SipTransportLayer | null = null;
