@@ -115,6 +115,9 @@ test('a response copies the Vias in order, adds our To tag once, and serializes 
   assert.match(text, /Content-Type: application\/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n$/);
   const again = parseSipMessage(Buffer.from(text));
   assert.is(again.kind, 'response');
+  const routed = parseSipMessage(Buffer.from(serializeSipMessage({ ...request, headers: [...request.headers, ['record-route', '<sip:10.0.0.9;lr>']] }))) as SipRequest;
+  assert.equal(headers(buildResponse(routed, 200, 'OK'), 'record-route'), ['<sip:10.0.0.9;lr>'], 'a 2xx to INVITE echoes Record-Route');
+  assert.equal(headers(buildResponse(routed, 486, 'Busy Here'), 'record-route'), [], 'a failure does not');
 });
 
 test('list splitting respects quotes and angle brackets; URIs give host, port and transport', () => {

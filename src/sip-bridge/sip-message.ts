@@ -205,10 +205,13 @@ function canonicalName(name: string): string {
   return CANONICAL[name] ?? name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
 }
 
-/** A response to `request` (8.2.6): its Via list, From, To (with our tag when given), Call-ID and CSeq. */
+/** A response to `request` (8.2.6): its Via list, From, To (with our tag when given), Call-ID and CSeq (and Record-Route, 12.1.1). */
 export function buildResponse(request: SipRequest, status: number, reason: string, options: { toTag?: string; headers?: Record<string, string | string[]>; body?: string | Buffer; contentType?: string } = {}): SipResponse {
   const out: Array<[string, string]> = [];
-  for (const name of ['via', 'from', 'to', 'call-id', 'cseq']) {
+  // A response that creates a dialog echoes the Record-Route (12.1.1): proxies in between stay in its path.
+  const names = request.method === 'INVITE' && status > 100 && status < 300
+    ? ['via', 'record-route', 'from', 'to', 'call-id', 'cseq'] : ['via', 'from', 'to', 'call-id', 'cseq'];
+  for (const name of names) {
     for (const value of headers(request, name)) {
       out.push([name, name === 'to' && options.toTag && !tagOf(value) ? `${value};tag=${options.toTag}` : value]);
     }
