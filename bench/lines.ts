@@ -29,13 +29,7 @@ export function twilioLine(caller: TwilioCaller): BenchLine {
     get isOpen() { return caller.isOpen; },
     say: (samples) => caller.say(samples),
     mark: () => caller.received.length,
-    firstAudioAfter: (from, after) => {
-      for (let i = from; i < caller.received.length; i++) {
-        const e = caller.received[i]!;
-        if (e.kind === 'media' && e.at > after) return e.at;
-      }
-      return null;
-    },
+    firstAudioAfter: (from, after) => firstAt(caller.received, from, (e) => e.kind === 'media' && e.at > after),
     audioStoppedAfter: (from) => caller.received.slice(from).find((e) => e.kind === 'clear')?.at ?? null,
     hearingBot: () => caller.bufferedMs > 0 || performance.now() - (caller.received.at(-1)?.at ?? 0) < 100,
     quiet: (quietMs) => {
@@ -45,6 +39,12 @@ export function twilioLine(caller: TwilioCaller): BenchLine {
     waitFor: (what, predicate, timeoutMs) => caller.waitFor(what, predicate, timeoutMs),
     hangUp: () => caller.hangUp(),
   };
+}
+
+/** Arrival of the first event from `from` on that matches. */
+function firstAt<E extends { at: number }>(events: E[], from: number, matches: (e: E) => boolean): number | null {
+  for (let i = from; i < events.length; i++) if (matches(events[i]!)) return events[i]!.at;
+  return null;
 }
 
 /** Silent packets in a row that mean the bot stopped (a sentence gap is shorter than a barge-in's silence). */
@@ -59,13 +59,7 @@ export function sipLine(caller: SipCaller): BenchLine {
     get isOpen() { return caller.isOpen; },
     say: (samples) => caller.say(samples),
     mark: () => caller.received.length,
-    firstAudioAfter: (from, after) => {
-      for (let i = from; i < caller.received.length; i++) {
-        const p = caller.received[i]!;
-        if (p.audible && p.at > after) return p.at;
-      }
-      return null;
-    },
+    firstAudioAfter: (from, after) => firstAt(caller.received, from, (p) => p.audible && p.at > after),
     audioStoppedAfter: (from) => {
       const packets = caller.received;
       for (let i = from; i + STOPPED_RUN <= packets.length; i++) {

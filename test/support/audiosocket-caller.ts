@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { AudioSocketReader, audioFrame, dtmfFrame, hangupFrame, uuidFrame } from '../../src/sip-bridge/audiosocket/protocol.js';
+import { until } from './until.js';
 
 const FRAME_SAMPLES = 160;
 
@@ -71,11 +72,7 @@ export class AudioSocketCaller {
   }
 
   async waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!predicate()) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(what, predicate, timeoutMs);
   }
 
   /** Waits until no audible frame has arrived for `quietMs`. */

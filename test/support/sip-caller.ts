@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../src/media/codec.js';
+import { until } from './until.js';
 
 export type SipCallerCodec = 'PCMU' | 'PCMA';
 
@@ -170,11 +171,7 @@ export class SipCaller {
   }
 
   async waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!predicate()) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(what, predicate, timeoutMs);
   }
 
   async waitForBotQuiet(quietMs = 400, timeoutMs = 60_000): Promise<void> {

@@ -15,6 +15,7 @@ import {
   buildConnected, buildDtmf, buildMark, buildMedia, buildStart, buildStop,
 } from '../../src/media/twilio/protocol.js';
 import { computeTwilioSignature } from '../../src/media/twilio/signature.js';
+import { until } from './until.js';
 
 const FRAME_MS = 20;
 const FRAME_SAMPLES = 160;
@@ -179,11 +180,7 @@ export class TwilioCaller {
 
   /** Resolves when `predicate` holds (checked on every server message and tick), or rejects after `timeoutMs`. */
   async waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!predicate()) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(what, predicate, timeoutMs);
   }
 
   /** Waits until nothing is left to play and no media came for `quietMs`: the bot finished what it was saying. */
