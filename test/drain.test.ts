@@ -102,7 +102,8 @@ t('SIGTERM with live calls and Redis down: callers handed over, the process exit
   child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
   try {
-    await until('the server to listen', () => /Server listening at http:\/\/127\.0\.0\.1:\d+/.test(output), 60_000);
+    // Ready means every listener is up (HTTP, then SIP) and the signal handlers are installed.
+    await until('the server to be ready', () => output.includes('carevox is ready to take calls'), 60_000);
     const baseUrl = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
     const caller = await TwilioCaller.dial({ baseUrl });
     await caller.waitFor('greeting audio', () => caller.mediaCount() > 10, 20_000);
