@@ -138,4 +138,21 @@ call('a caller asking for a person is REFERred to the front desk; a refused REFE
   }
 });
 
+call('SRTP (SDES): an RTP/SAVP offer is answered RTP/SAVP with our key; both directions are encrypted and the call works', async ({ server, port }) => {
+  const caller = await SipCaller.dial({ port, srtp: true });
+  const answer = caller.inviteResponses.at(-1)!.body;
+  assert.match(answer, /m=audio \d+ RTP\/SAVP 0/);
+  assert.match(answer, /a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/);
+  await caller.waitFor('greeting audio (decrypted)', () => caller.audiblePackets() > 20, 20_000);
+  assert.is(caller.srtpRejected, 0, 'every packet from carevox authenticated');
+  await caller.waitForBotQuiet();
+  const beforeKey = caller.received.length;
+  await caller.pressDigit('7');
+  await caller.waitFor('a keypad reply', () => caller.audiblePackets(beforeKey) > 25, 10_000);
+  await caller.hangUp();
+  await new Promise((r) => setTimeout(r, 200));
+  const record = server.records().at(-1)!;
+  assert.is(record.dtmf, 1, 'the caller\'s encrypted RFC 4733 digit was decrypted');
+});
+
 call.run();

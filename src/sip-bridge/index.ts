@@ -53,7 +53,7 @@ export async function startPhoneSystemBridges(services: CallServices): Promise<P
       services, transport: () => transport!, allowList,
       digest: users.size ? new DigestChallenger(config.sip.authRealm, users) : null,
       media: {
-        allowed, ports: rtpPorts,
+        allowed, ports: rtpPorts, srtp: config.sip.srtp,
         firstMediaTimeoutMs: config.sip.firstMediaTimeoutSeconds * 1000, mediaTimeoutMs: config.sip.mediaTimeoutSeconds * 1000,
       },
       publicAddress: config.sip.publicAddress ?? (host === '0.0.0.0' || host === '::' ? undefined : host),

@@ -29,6 +29,22 @@ test('no common codec, no audio, SRTP-only and garbage are problems, not throws'
   assert.equal(negotiate('garbage', ['PCMU']), { problem: 'bad-sdp' });
 });
 
+test('SRTP (SDES): an RTP/SAVP offer gives the caller\'s key; our answer is RTP/SAVP with our key on the same tag', () => {
+  const key = 'WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
+  const savp = offer('m=audio 4000 RTP/SAVP 0', [`a=crypto:3 AES_256_CM_HMAC_SHA1_80 inline:${'A'.repeat(60)}`, `a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:${key}`]);
+  const result = negotiate(savp, ['PCMU'], 'optional');
+  assert.ok(!('problem' in result));
+  if ('problem' in result) return;
+  assert.is(result.srtp!.tag, 7);
+  assert.is(Buffer.concat([result.srtp!.masterKey, result.srtp!.masterSalt]).toString('base64'), key);
+  const answer = parse(writeSdp({ address: '192.0.2.1', port: 20000, sessionId: 5, version: 2, codecs: [RTP_CODECS.PCMU], dtmfPayloadType: null, direction: 'sendrecv', crypto: { tag: 7, value: `7 AES_CM_128_HMAC_SHA1_80 inline:${key}` } }));
+  assert.is(answer.media[0]!.protocol, 'RTP/SAVP');
+  assert.equal(answer.media[0]!.crypto, [{ id: 7, suite: 'AES_CM_128_HMAC_SHA1_80', config: `inline:${key}` }]);
+  assert.equal(negotiate(offer('m=audio 4000 RTP/AVP 0'), ['PCMU'], 'required'), { problem: 'srtp-required' });
+  assert.equal(negotiate(offer('m=audio 4000 RTP/SAVP 0'), ['PCMU'], 'optional'), { problem: 'no-usable-crypto' });
+  assert.is(!('problem' in negotiate(offer('m=audio 4000 RTP/AVP 0'), ['PCMU'], 'optional')), true, 'optional still takes plain RTP');
+});
+
 test('hold: sendonly, inactive and the old 0.0.0.0 form', () => {
   const dir = (sdp: string) => { const r = negotiate(sdp, ['PCMU']); return 'problem' in r ? r.problem : r.direction; };
   assert.is(dir(offer('m=audio 4000 RTP/AVP 0', ['a=sendonly'])), 'sendonly');

@@ -10,6 +10,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../media/codec.js';
 import { FramePacer, type PacerStats } from '../media/frame-pacer.js';
+import type { SrtpContext } from './srtp.js';
 
 export type RtpCodecName = 'PCMU' | 'PCMA';
 
@@ -118,6 +119,8 @@ export interface RtpStats extends PacerStats {
   ssrcChanges: number;
   unknownPayloadTypes: number;
   malformed: number;
+  /** SRTP packets that failed authentication or were replays (dropped). */
+  srtpRejected: number;
   latchedTo: string | null;
 }
 
@@ -142,7 +145,8 @@ export class RtpSession {
   private readonly held = new Map<number, RtpPacket>();
   private lastDtmf: { ssrc: number; timestamp: number } | null = null;
   private closed = false;
-  private readonly counters = { packetsIn: 0, packetsLost: 0, reordered: 0, duplicates: 0, ssrcChanges: 0, unknownPayloadTypes: 0, malformed: 0 };
+  private readonly counters = { packetsIn: 0, packetsLost: 0, reordered: 0, duplicates: 0, ssrcChanges: 0, unknownPayloadTypes: 0, malformed: 0, srtpRejected: 0 };
+  private srtp: { inbound: SrtpContext; outbound: SrtpContext } | null = null;
   private codec: RtpCodec;
   private dtmfPayloadType: number | null;
 
@@ -166,6 +170,9 @@ export class RtpSession {
     this.pacer.start();
     this.watch = setInterval(() => this.checkTimeout(), 500);
   }
+
+  /** SRTP contexts for both directions (SDES keys from the SDP), or null for plain RTP. */
+  setSrtp(contexts: { inbound: SrtpContext; outbound: SrtpContext } | null): void { this.srtp = contexts; }
 
   sendAudio(samples: Int16Array): void { this.pacer.enqueue(samples); }
   clear(): void { this.pacer.clear(); }
@@ -193,7 +200,8 @@ export class RtpSession {
 
   private sendFrame(samples: Int16Array): void {
     if (this.closed) return;
-    const packet = serializeRtp({ payloadType: this.codec.payloadType, marker: false, seq: this.seq, timestamp: this.timestamp, ssrc: this.ssrc, payload: this.codec.encode(samples) });
+    const plain = serializeRtp({ payloadType: this.codec.payloadType, marker: false, seq: this.seq, timestamp: this.timestamp, ssrc: this.ssrc, payload: this.codec.encode(samples) });
+    const packet = this.srtp ? this.srtp.outbound.protect(plain) : plain;
     this.seq = (this.seq + 1) & 0xffff;
     this.timestamp = (this.timestamp + FRAME_SAMPLES) >>> 0;
     if (this.sending) this.options.socket.send(packet, this.remote.port, this.remote.address);
@@ -211,8 +219,17 @@ export class RtpSession {
 
   private received(data: Buffer, from: { address: string; port: number }): void {
     if (this.closed) return;
+    if (data.length >= 2 && data[1]! >= 200 && data[1]! <= 204) return; // (S)RTCP multiplexed on the port
     let packet: RtpPacket;
     try {
+      if (this.srtp) {
+        try {
+          data = this.srtp.inbound.unprotect(data);
+        } catch {
+          this.counters.srtpRejected++;
+          return;
+        }
+      }
       packet = parseRtp(data);
     } catch {
       this.counters.malformed++;

@@ -43,7 +43,7 @@ function agent(admission: 'open' | 'draining' = 'open') {
   const services = { metrics, logger: createLogger('silent'), admission: () => admission } as unknown as CallServices;
   const ua = new SipUserAgent({
     services, transport: () => transport, allowList: new SourceAllowList('10.0.0.0/8'), digest: null,
-    media: { allowed: ['PCMU'], ports: new RtpPortAllocator(40000, 40010, '127.0.0.1'), firstMediaTimeoutMs: 1000, mediaTimeoutMs: 1000 },
+    media: { allowed: ['PCMU'], srtp: 'off', ports: new RtpPortAllocator(40000, 40010, '127.0.0.1'), firstMediaTimeoutMs: 1000, mediaTimeoutMs: 1000 },
     sipPort: 5060, answerDelayMs: 0, sessionExpiresSeconds: 1800, logger: createLogger('silent'), clock,
   });
   return { ua, clock, sent, metrics, statuses: () => sent.map((s) => s.message.status) };

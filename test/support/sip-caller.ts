@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../src/media/codec.js';
+import { cryptoAttribute, parseCryptoAttribute, SrtpContext } from '../../src/sip-bridge/srtp.js';
 import { until } from './until.js';
 
 export type SipCallerCodec = 'PCMU' | 'PCMA';
@@ -24,6 +25,8 @@ export interface SipDialOptions {
   headers?: Record<string, string>;
   /** Reply to a REFER with this status (default 202, then a NOTIFY 200). */
   referStatus?: number;
+  /** Offer RTP/SAVP with an SDES key (the SRTP itself is carevox's module: its own vectors test it). */
+  srtp?: boolean;
   timeoutMs?: number;
 }
 
@@ -56,6 +59,11 @@ export class SipCaller {
   private timer: NodeJS.Timeout | null = null;
   private nextAt = 0;
   private readonly waiters = new Map<string, (r: SipResponse) => void>();
+  private readonly localKey = cryptoAttribute(1);
+  private srtpOut: SrtpContext | null = null;
+  private srtpIn: SrtpContext | null = null;
+  /** SRTP packets from the server that failed to authenticate. */
+  srtpRejected = 0;
 
   private constructor(private readonly sip: Socket, private readonly rtp: Socket, private readonly options: SipDialOptions) {
     sip.on('message', (data, rinfo) => this.onSip(data.toString('utf8'), rinfo));
@@ -97,6 +105,12 @@ export class SipCaller {
     const answer = parseSdp(final.body);
     this.remoteRtp = answer.rtp;
     this.codec = (Object.entries(PT).find(([, pt]) => pt === answer.payloadTypes[0])?.[0] as SipCallerCodec | undefined) ?? 'PCMU';
+    if (this.options.srtp) {
+      const remote = parseCryptoAttribute(/^a=crypto:(.*)$/m.exec(final.body)?.[1] ?? '');
+      if (!remote) throw new Error('the answer has no usable a=crypto');
+      this.srtpIn = new SrtpContext(remote.masterKey, remote.masterSalt);
+      this.srtpOut = new SrtpContext(this.localKey.masterKey, this.localKey.masterSalt);
+    }
     this.sendRaw(this.ack(this.branch(), final, this.options.lateOffer ? this.sdp([this.codec]) : ''));
     this.isOpen = true;
     this.nextAt = performance.now();
@@ -211,10 +225,13 @@ export class SipCaller {
   }
 
   private sendRtp(packet: Buffer): void {
-    if (this.remoteRtp && this.isOpen) this.rtp.send(packet, this.remoteRtp.port, this.remoteRtp.address);
+    if (this.remoteRtp && this.isOpen) this.rtp.send(this.srtpOut ? this.srtpOut.protect(packet) : packet, this.remoteRtp.port, this.remoteRtp.address);
   }
 
   private onRtp(data: Buffer): void {
+    if (this.srtpIn) {
+      try { data = this.srtpIn.unprotect(data); } catch { this.srtpRejected++; return; }
+    }
     if (data.length < 12 || data[0]! >> 6 !== 2) return;
     const payloadType = data[1]! & 0x7f;
     if (payloadType >= 72 && payloadType <= 76) return; // RTCP
@@ -309,7 +326,8 @@ export class SipCaller {
   private sdp(codecs: SipCallerCodec[], direction = 'sendrecv'): string {
     const pts = [...codecs.map((c) => PT[c]), DTMF_PT];
     return ['v=0', `o=- ${this.ssrc} 1 IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
-      `m=audio ${this.localRtpPort} RTP/AVP ${pts.join(' ')}`,
+      `m=audio ${this.localRtpPort} ${this.options.srtp ? 'RTP/SAVP' : 'RTP/AVP'} ${pts.join(' ')}`,
+      ...(this.options.srtp ? [`a=crypto:${this.localKey.value}`] : []),
       ...codecs.map((c) => `a=rtpmap:${PT[c]} ${c}/8000`),
       `a=rtpmap:${DTMF_PT} telephone-event/8000`, `a=fmtp:${DTMF_PT} 0-16`, 'a=ptime:20', `a=${direction}`, ''].join('\r\n');
   }
