@@ -251,11 +251,10 @@ export class CallSession {
     await this.end(outcome);
     const { transport } = this.params;
     if (transport.transfer && (outcome === 'transfer' || outcome === 'handed-over-on-shutdown')) {
-      const accepted = await transport.transfer().catch((err: unknown) => {
+      // The transport logs how the transfer went; a throw means it could not even try.
+      await transport.transfer().catch((err: unknown) => {
         this.log.warn({ error: describeError(err) }, 'transfer failed: ending the call instead');
-        return false;
       });
-      this.log.info({ accepted }, 'transfer to the front desk');
     }
     transport.endCall(outcome);
   }

@@ -10,6 +10,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../media/codec.js';
 import { FramePacer, type PacerStats } from '../media/frame-pacer.js';
+import { FRAME_SAMPLES } from '../media/playout.js';
 import type { SrtpContext } from './srtp.js';
 
 export type RtpCodecName = 'PCMU' | 'PCMA';
@@ -21,7 +22,6 @@ export const RTP_CODECS: Record<RtpCodecName, RtpCodec> = {
   PCMA: { name: 'PCMA', payloadType: 8, encode: (pcm) => aLawEncode(pcm), decode: (p) => aLawDecode(p) },
 };
 
-const FRAME_SAMPLES = 160;
 const REORDER_PACKETS = 3;
 /** A timestamp jump longer than this is a new talk spurt, not silence to fill in. */
 const MAX_FILL_SAMPLES = 8000;
@@ -235,7 +235,6 @@ export class RtpSession {
       this.counters.malformed++;
       return;
     }
-    if (packet.payloadType >= 72 && packet.payloadType <= 76) return; // RTCP multiplexed on the port
     this.lastPacketAt = performance.now();
     this.counters.packetsIn++;
     // Symmetric RTP: answer where the caller's media really comes from.

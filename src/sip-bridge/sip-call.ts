@@ -10,7 +10,7 @@ import type { CallOutcome, CallSession, CallTransport } from '../media/call-sess
 import { startCall, type CallServices } from '../media/start-call.js';
 import { digitFromInfo } from './dtmf-info.js';
 import { negotiateSessionTimer, type SessionTimerRequest } from './session-timer.js';
-import type { CallMedia, MediaOffer, MediaPlan } from './media.js';
+import type { CallMedia, MediaPlan } from './media.js';
 
 /** How long we wait for the NOTIFY that says whether the transfer target answered. */
 const TRANSFER_NOTIFY_WAIT_MS = 10_000;
@@ -39,7 +39,6 @@ export interface InDialogAnswer { status: number; reason: string; sdp?: string; 
 export interface SipCallOptions {
   callId: string;
   callerNumber?: string;
-  offer: MediaOffer;
   sessionTimer: SessionTimerRequest;
   services: CallServices;
   media: CallMedia;

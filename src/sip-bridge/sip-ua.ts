@@ -83,15 +83,16 @@ export class SipUserAgent {
       },
       clearTimeout: (handle) => { this.timers.delete(handle); clock.clearTimeout(handle); },
     };
-    this.realClock = clock;
+    this.baseClock = clock;
     this.log = options.logger;
   }
 
-  private readonly realClock: SipClock;
+  /** The clock the tracked one wraps (real timers, or a test's fake). */
+  private readonly baseClock: SipClock;
 
   /** Stops every retransmission and linger timer (the transport is closing). */
   close(): void {
-    for (const handle of this.timers) this.realClock.clearTimeout(handle);
+    for (const handle of this.timers) this.baseClock.clearTimeout(handle);
     this.timers.clear();
   }
 
@@ -173,7 +174,7 @@ export class SipUserAgent {
     };
     dialog.call = new SipCall({
       callId, callerNumber: callerNumberFrom({ pAssertedIdentity: headers(request, 'p-asserted-identity'), from: header(request, 'from') }),
-      offer: {}, sessionTimer, services, media, signalling: this.signalling(dialog), transferTarget: this.options.transferTarget,
+      sessionTimer, services, media, signalling: this.signalling(dialog), transferTarget: this.options.transferTarget,
       answerDelayMs: this.options.answerDelayMs, sessionExpiresSeconds: this.options.sessionExpiresSeconds,
       localUri: `sip:carevox@${localAddress}:${this.options.sipPort}`,
       logger: services.logger.child({ transport: 'sip', callId }),

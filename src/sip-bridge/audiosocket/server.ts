@@ -9,6 +9,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { describeError, type Logger } from '../../log.js';
 import type { CallSession } from '../../media/call-session.js';
 import { FramePacer } from '../../media/frame-pacer.js';
+import { FRAME_SAMPLES } from '../../media/playout.js';
 import { startCall, type CallServices } from '../../media/start-call.js';
 import type { SourceAllowList } from '../allow-list.js';
 import { AudioSocketReader, audioFrame, hangupFrame, type AudioSocketFrame } from './protocol.js';
@@ -17,7 +18,6 @@ import { AudioSocketReader, audioFrame, hangupFrame, type AudioSocketFrame } fro
 const UUID_TIMEOUT_MS = 5_000;
 /** Audio buffered while the call's pipeline is being built (about 2 s). */
 const MAX_EARLY_FRAMES = 100;
-const FRAME_SAMPLES = 160;
 const MAX_LOGGED_PROBLEMS = 20;
 
 export interface AudioSocketOptions {
